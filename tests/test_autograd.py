@@ -1,0 +1,170 @@
+"""The autograd core: graph bookkeeping, accumulation, no_grad, dtypes, devices, errors."""
+import numpy as np
+import pytest
+
+import minifcn as mf
+from minifcn import backend
+from conftest import to_xp
+
+
+def test_tensor_dtypes_follow_the_contract():
+    assert mf.tensor([1.0, 2.0]).dtype == np.float32          # Python floats -> float32
+    assert mf.tensor([1, 2]).dtype == np.int64                # Python ints -> int64
+    assert mf.tensor(3.5).dtype == np.float32
+    assert mf.tensor(np.zeros(2, np.float64)).dtype == np.float64  # arrays keep theirs
+    assert mf.tensor([1, 2], dtype="float64").dtype == np.float64  # dtype= overrides
+    assert mf.tensor(np.zeros(2, np.float16), dtype=np.float32).dtype == np.float32
+
+
+def test_float64_is_kept_through_ops(device):
+    x = mf.tensor(np.ones((2, 3)), device=device, requires_grad=True)
+    y = (x * 2.0 + 1) / 3.0 - x ** 2
+    assert y.dtype == np.float64
+    y.sum().backward()
+    assert x.grad.dtype == np.float64
+
+
+def test_scalars_do_not_upcast_float32(device):
+    x = mf.tensor([1.0, 2.0], device=device)
+    for y in (x * 2.5, 2.5 * x, x + 1, 1 - x, x / 3, 3 / x, x ** 2, 2 ** x):
+        assert y.dtype == np.float32
+
+
+def test_chain_rule_on_a_small_graph(device):
+    # y = sum((a*b + a)^2): dy/da = 2(ab+a)(b+1), dy/db = 2(ab+a)a
+    a_np, b_np = np.array([1.0, -2.0, 3.0]), np.array([0.5, 4.0, -1.0])
+    a = mf.tensor(a_np, device=device, requires_grad=True)
+    b = mf.tensor(b_np, device=device, requires_grad=True)
+    ((a * b + a) ** 2).sum().backward()
+    inner = a_np * b_np + a_np
+    np.testing.assert_allclose(backend.to_numpy(a.grad), 2 * inner * (b_np + 1))
+    np.testing.assert_allclose(backend.to_numpy(b.grad), 2 * inner * a_np)
+
+
+def test_gradients_accumulate_when_a_tensor_is_used_twice(device):
+    x = mf.tensor([3.0], device=device, requires_grad=True, dtype="float64")
+    y = x * x + x          # dy/dx = 2x + 1 = 7
+    y.backward()
+    np.testing.assert_allclose(backend.to_numpy(x.grad), [7.0])
+    y = x * x + x          # a second backward adds to .grad, as in PyTorch
+    y.backward()
+    np.testing.assert_allclose(backend.to_numpy(x.grad), [14.0])
+
+
+def test_diamond_graph_visits_shared_node_once(device):
+    x = mf.tensor([2.0], device=device, requires_grad=True, dtype="float64")
+    h = x * 3.0
+    y = h * h + h.exp()    # dy/dx = 3 (2h + e^h), h = 6
+    y.backward()
+    np.testing.assert_allclose(backend.to_numpy(x.grad), [3 * (12 + np.exp(6))])
+
+
+def test_deep_graph_has_no_recursion_limit():
+    x = mf.tensor([1.0], requires_grad=True, dtype="float64")
+    y = x
+    for _ in range(5000):
+        y = y + 1.0
+    y.backward()
+    assert x.grad[0] == 1.0
+
+
+def test_broadcasting_gradients_reduce_to_each_input_shape(device):
+    a = mf.tensor(np.ones((2, 1, 3)), device=device, requires_grad=True)
+    b = mf.tensor(np.ones((4, 1)), device=device, requires_grad=True)
+    (a * b).sum().backward()
+    assert a.grad.shape == (2, 1, 3) and b.grad.shape == (4, 1)
+    np.testing.assert_allclose(backend.to_numpy(a.grad), np.full((2, 1, 3), 4.0))
+    np.testing.assert_allclose(backend.to_numpy(b.grad), np.full((4, 1), 6.0))
+
+
+def test_no_grad_records_nothing(device):
+    x = mf.tensor([1.0], device=device, requires_grad=True)
+    with mf.no_grad():
+        y = x * 2
+    assert not y.requires_grad and y.creator is None
+    assert mf.is_grad_enabled()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.backward()
+
+
+def test_detach_cuts_the_graph(device):
+    x = mf.tensor([2.0], device=device, requires_grad=True, dtype="float64")
+    y = x * x.detach()     # only the first factor carries a gradient: dy/dx = x = 2
+    y.backward()
+    np.testing.assert_allclose(backend.to_numpy(x.grad), [2.0])
+
+
+def test_comparisons_are_boolean_and_outside_the_graph(device):
+    x = mf.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+    for m in (x > 2, x >= 2, x < 2, x <= 2, x == 2, x != 2):
+        assert m.dtype == np.bool_ and not m.requires_grad
+    np.testing.assert_array_equal((x > 1.5).numpy(), [False, True, True])
+
+
+def test_backward_needs_grad_for_non_scalars(device):
+    x = mf.tensor([1.0, 2.0], device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match="one-element"):
+        (x * 2).backward()
+    with pytest.raises(ValueError, match=r"has shape \(3,\), expected \(2,\)"):
+        (x * 2).backward(to_xp(np.ones(3, np.float32), device))
+
+
+def test_requires_grad_needs_float():
+    with pytest.raises(TypeError, match="floating dtype"):
+        mf.tensor([1, 2], requires_grad=True)
+
+
+def test_to_and_numpy_round_trip(device):
+    x = mf.tensor([[1.0, 2.0]], device=device)
+    assert x.device == device
+    assert isinstance(x.numpy(), np.ndarray)
+    y = x.to("cpu").to(device)
+    np.testing.assert_array_equal(y.numpy(), [[1.0, 2.0]])
+    assert x.to(device) is x
+
+
+def test_unknown_device_is_named():
+    with pytest.raises(ValueError, match=r"device='tpu' is not a known device"):
+        mf.tensor([1.0], device="tpu")
+
+
+def test_mixed_devices_name_both():
+    a = mf.tensor([1.0], device="cpu")
+    b = mf.tensor([1.0], device="cuda")
+    with pytest.raises(ValueError, match="cpu and cuda"):
+        a + b
+
+
+def test_cuda_errors_say_what_is_missing(monkeypatch):
+    saved = (backend._cupy, backend._cupy_ndimage, backend._cupy_error)
+    try:
+        backend.use_cupy(None)
+        monkeypatch.setitem(__import__("sys").modules, "cupy", None)  # import cupy -> ImportError
+        with pytest.raises(RuntimeError, match=r"needs CuPy.*pip install 'minifcn\[gpu\]'"):
+            mf.tensor([1.0], device="cuda")
+        assert mf.cuda_available() is False
+
+        class NoGPU:  # CuPy installed, but no device visible
+            ndarray = type("ndarray", (), {})
+
+            class cuda:
+                class runtime:
+                    @staticmethod
+                    def getDeviceCount():
+                        raise RuntimeError("cudaErrorNoDevice")
+        backend.use_cupy(NoGPU)
+        with pytest.raises(RuntimeError, match="CuPy is installed but sees no GPU"):
+            mf.tensor([1.0], device="cuda")
+    finally:
+        backend._cupy, backend._cupy_ndimage, backend._cupy_error = saved
+
+
+def test_array_module_tells_numpy_from_cupy(device, xp):
+    x = mf.tensor([1.0], device=device)
+    assert backend.array_module(x.data) is xp
+    assert x.xp is xp
+
+
+def test_repr_shows_values_and_device():
+    r = repr(mf.tensor([1.5], requires_grad=True))
+    assert "1.5" in r and "cpu" in r and "requires_grad=True" in r

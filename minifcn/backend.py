@@ -82,14 +82,21 @@ def module_for(device: str) -> Any:
     return np if check_device(device) == "cpu" else get_cupy()
 
 
+def _is_cupy_array(x: Any) -> bool:
+    # a CuPy array made by the user before minifcn loaded CuPy: load it now
+    if _cupy is None and type(x).__module__.startswith("cupy"):
+        _load_cupy()
+    return _cupy is not None and isinstance(x, _cupy.ndarray)
+
+
 def is_array(x: Any) -> bool:
-    """True for a NumPy array or an array of the loaded CuPy module."""
-    return isinstance(x, np.ndarray) or (_cupy is not None and isinstance(x, _cupy.ndarray))
+    """True for a NumPy array or a CuPy array."""
+    return isinstance(x, np.ndarray) or _is_cupy_array(x)
 
 
 def array_module(x: Any) -> Any:
     """NumPy for NumPy arrays (and Python/NumPy scalars), CuPy for CuPy arrays."""
-    if _cupy is not None and isinstance(x, _cupy.ndarray):
+    if _is_cupy_array(x):
         return _cupy
     return np
 

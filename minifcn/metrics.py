@@ -1,0 +1,296 @@
+"""Segmentation metrics: confusion matrix, pixel accuracy, Dice, IoU, Hausdorff distance.
+
+Metrics *measure* a finished prediction; they are not differentiated (the losses in
+``functional`` are what training differentiates). So they work on plain label maps:
+
+- ``pred`` and ``target`` are integer arrays of the same shape, e.g. (N, H, W) or (H, W),
+  holding class labels in [0, K). Take the argmax over the class axis of a network's
+  (N, K, H, W) scores first. NumPy or CuPy arrays (both on the same device), Python lists,
+  or minifcn Tensors (their ``.data`` is used).
+- ``ignore_index``: pixels whose *target* equals it are left out of every count (as in
+  PyTorch's ``cross_entropy`` and torchmetrics), e.g. 255 for "unlabelled" borders.
+
+Conventions follow torchmetrics / scikit-learn (confusion matrix rows = target class,
+columns = predicted class) and MONAI / medpy (surface distances). Per-class results are
+small NumPy float64 arrays on the host, whatever the device of the inputs: easy to print,
+log and plot. Scalars are Python floats.
+
+With P_k = {pixels predicted k} and T_k = {pixels labelled k}:
+
+    Dice_k = 2 |P_k ∩ T_k| / (|P_k| + |T_k|)        IoU_k = |P_k ∩ T_k| / |P_k ∪ T_k|
+
+and the two always agree on the ranking, since IoU = Dice / (2 - Dice).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Sequence
+
+import numpy as np
+
+from minifcn import backend
+
+__all__ = ["confusion_matrix", "pixel_accuracy", "dice", "iou", "mean_dice", "mean_iou",
+           "summary", "hausdorff_distance"]
+
+
+# ----------------------------------------------------------------------------- checks
+
+def _as_array(x: Any, name: str) -> Any:
+    """The backend array behind ``x``: a Tensor's ``.data``, a list as a NumPy array."""
+    # Duck-typed so this module need not import the autograd core. (A NumPy array also
+    # has a ``.data`` attribute - its raw buffer - hence the check on the class name.)
+    if type(x).__name__ == "Tensor" and hasattr(x, "data"):
+        x = x.data
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x)
+    if not backend.is_array(x):
+        raise TypeError(f"{name} must be a NumPy or CuPy array (or a minifcn Tensor), "
+                        f"got {type(x).__module__}.{type(x).__qualname__}")
+    return x
+
+
+def _as_pair(pred: Any, target: Any, names: tuple[str, str] = ("pred", "target")):
+    """Both arrays, checked to live on one device and to have one shape."""
+    pred, target = _as_array(pred, names[0]), _as_array(target, names[1])
+    dev_p, dev_t = backend.device_of(pred), backend.device_of(target)
+    if dev_p != dev_t:
+        raise ValueError(f"{names[0]} is on device {dev_p!r} but {names[1]} is on device "
+                         f"{dev_t!r}; move one of them (backend.to_device or Tensor.to) "
+                         "so that both are on the same device")
+    if pred.shape != target.shape:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got "
+                         f"{names[0]} {tuple(pred.shape)} and {names[1]} {tuple(target.shape)}")
+    return pred, target
+
+
+def _check_labels(x: Any, name: str) -> None:
+    if x.dtype.kind not in "biu":  # bool, signed or unsigned integer
+        raise TypeError(f"{name} must hold integer class labels, got dtype {x.dtype}; "
+                        "for scores of shape (N, K, H, W) take the argmax over axis 1 first")
+
+
+def _host_scalar(x: Any) -> Any:
+    """A 0-d device result as a host NumPy scalar (one small, explicit transfer)."""
+    return backend.to_numpy(x)[()]
+
+
+def _kept_labels(pred: Any, target: Any, ignore_index: int | None):
+    """Flat label arrays of the pixels that count (target != ignore_index)."""
+    _check_labels(pred, "pred")
+    _check_labels(target, "target")
+    if ignore_index is not None and (isinstance(ignore_index, bool)
+                                     or not isinstance(ignore_index, numbers.Integral)):
+        raise TypeError(f"ignore_index must be an int or None, got {ignore_index!r}")
+    pred, target = pred.ravel(), target.ravel()
+    if ignore_index is not None:
+        keep = target != ignore_index
+        pred, target = pred[keep], target[keep]
+    return pred, target
+
+
+def _num_classes(pred: Any, target: Any, num_classes: int | None) -> int:
+    """``num_classes`` checked, or inferred as (largest label of both) + 1."""
+    if num_classes is None:
+        if target.size == 0:
+            raise ValueError("num_classes=None cannot be inferred: no pixel is left "
+                             "(empty input, or every target pixel is ignore_index); "
+                             "pass num_classes")
+        return int(max(_host_scalar(pred.max()), _host_scalar(target.max()))) + 1
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) \
+            or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive int (or None to infer it), "
+                         f"got {num_classes!r}")
+    return int(num_classes)
+
+
+def _check_range(x: Any, name: str, num_classes: int) -> None:
+    """Every label of ``x`` must lie in [0, num_classes)."""
+    if x.size == 0:
+        return
+    lo, hi = int(_host_scalar(x.min())), int(_host_scalar(x.max()))
+    bad = lo if lo < 0 else hi if hi >= num_classes else None
+    if bad is not None:
+        hint = " (mark pixels to skip with ignore_index)" if name == "target" else ""
+        raise ValueError(f"{name} holds the label {bad}, outside the valid range "
+                         f"[0, {num_classes}) for num_classes={num_classes}{hint}")
+
+
+# ------------------------------------------------------------- confusion-matrix metrics
+
+def confusion_matrix(pred: Any, target: Any, num_classes: int,
+                     ignore_index: int | None = None) -> Any:
+    """The K x K matrix ``M[t, p]`` = number of pixels of target class t predicted as p.
+
+    Rows are target classes, columns predicted classes (as torchmetrics and scikit-learn).
+    One ``bincount`` does it: pixel (t, p) falls in bin ``t * K + p`` of a K*K histogram,
+    which reshaped to (K, K) is the matrix. The result stays on the inputs' device (int64).
+    """
+    pred, target = _as_pair(pred, target)
+    pred, target = _kept_labels(pred, target, ignore_index)
+    K = _num_classes(pred, target, num_classes)
+    _check_range(target, "target", K)
+    _check_range(pred, "pred", K)
+    xp = backend.array_module(target)
+    bins = target.astype(xp.int64) * K + pred.astype(xp.int64)
+    return xp.bincount(bins, minlength=K * K).reshape(K, K)
+
+
+def pixel_accuracy(pred: Any, target: Any, ignore_index: int | None = None) -> float:
+    """Fraction of (non-ignored) pixels whose predicted label equals the target label.
+
+    Beware class imbalance: predicting "background" everywhere on an image whose object
+    covers 10 % of the pixels scores 0.9 here, yet Dice 0 on the object class.
+    NaN when no pixel is left to count.
+    """
+    pred, target = _as_pair(pred, target)
+    pred, target = _kept_labels(pred, target, ignore_index)
+    if target.size == 0:
+        return math.nan
+    return float(_host_scalar((pred == target).mean()))
+
+
+def _scores(cm: np.ndarray, ignore_index: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class (Dice, IoU) from a host confusion matrix; NaN where a class is absent.
+
+    |P_k ∩ T_k| = M[k, k],  |T_k| = row sum,  |P_k| = column sum,
+    |P_k ∪ T_k| = |P_k| + |T_k| - |P_k ∩ T_k|.
+    """
+    cm = cm.astype(np.float64)
+    inter, n_target, n_pred = np.diag(cm).copy(), cm.sum(axis=1), cm.sum(axis=0)
+    if ignore_index is not None and 0 <= ignore_index < len(cm):
+        # The ignored class has no target pixels left, so its score means nothing:
+        # zero its counts and it becomes 0/0 = NaN, left out of the means.
+        inter[ignore_index] = n_target[ignore_index] = n_pred[ignore_index] = 0
+    with np.errstate(invalid="ignore"):  # 0/0 -> NaN: the class is in neither map
+        return 2 * inter / (n_pred + n_target), inter / (n_pred + n_target - inter)
+
+
+def _nanmean(values: np.ndarray) -> float:
+    """Mean over the classes that are not NaN; NaN (and no warning) if none is left."""
+    present = values[~np.isnan(values)]
+    return float(present.mean()) if present.size else math.nan
+
+
+def _host_confusion(pred, target, num_classes, ignore_index) -> np.ndarray:
+    return backend.to_numpy(confusion_matrix(pred, target, num_classes, ignore_index))
+
+
+def dice(pred: Any, target: Any, num_classes: int | None = None,
+         ignore_index: int | None = None) -> np.ndarray:
+    """Per-class Dice coefficient (F1 score) 2|P ∩ T| / (|P| + |T|), a (K,) float64 NumPy array.
+
+    A class absent from both prediction and target is NaN (there is nothing to score),
+    and so is the class ``ignore_index`` if it lies in [0, K). ``num_classes=None`` uses
+    (largest label in pred or target) + 1.
+    """
+    return _scores(_host_confusion(pred, target, num_classes, ignore_index), ignore_index)[0]
+
+
+def iou(pred: Any, target: Any, num_classes: int | None = None,
+        ignore_index: int | None = None) -> np.ndarray:
+    """Per-class intersection over union (Jaccard index) |P ∩ T| / |P ∪ T|, as :func:`dice`."""
+    return _scores(_host_confusion(pred, target, num_classes, ignore_index), ignore_index)[1]
+
+
+def mean_dice(pred: Any, target: Any, num_classes: int | None = None,
+              ignore_index: int | None = None) -> float:
+    """Mean of :func:`dice` over the classes that are not NaN (as MONAI and torchmetrics)."""
+    return _nanmean(dice(pred, target, num_classes, ignore_index))
+
+
+def mean_iou(pred: Any, target: Any, num_classes: int | None = None,
+             ignore_index: int | None = None) -> float:
+    """Mean of :func:`iou` over the classes that are not NaN: the usual "mIoU"."""
+    return _nanmean(iou(pred, target, num_classes, ignore_index))
+
+
+def summary(pred: Any, target: Any, num_classes: int | None = None,
+            ignore_index: int | None = None) -> dict[str, Any]:
+    """Pixel accuracy, per-class and mean Dice and IoU, all from one confusion matrix.
+
+    Returns ``{"pixel_accuracy", "mean_dice", "mean_iou": float, "dice", "iou": (K,) array}``.
+    """
+    cm = _host_confusion(pred, target, num_classes, ignore_index)
+    d, j = _scores(cm, ignore_index)
+    total = cm.sum()
+    return {"pixel_accuracy": float(np.trace(cm) / total) if total else math.nan,
+            "mean_dice": _nanmean(d), "mean_iou": _nanmean(j), "dice": d, "iou": j}
+
+
+# ------------------------------------------------------------------ surface distances
+
+def _as_mask(m: Any, name: str) -> Any:
+    """A boolean mask from a bool array or an array of 0s and 1s."""
+    if m.dtype.kind == "b":
+        return m
+    if m.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a binary mask (bool, or 0/1 numbers), "
+                        f"got dtype {m.dtype}")
+    bad = (m != 0) & (m != 1)
+    if bool(_host_scalar(bad.any())):
+        value = _host_scalar(m[bad][0])
+        raise ValueError(f"{name} must be a binary mask (bool, or only 0 and 1), found the "
+                         f"value {value}; for class k of a label map pass (labels == k)")
+    return m != 0
+
+
+def _check_spacing(spacing: Any, ndim: int) -> tuple[float, ...] | None:
+    if spacing is None:
+        return None
+    if isinstance(spacing, numbers.Real):
+        spacing = (spacing,) * ndim
+    spacing = tuple(spacing)
+    if len(spacing) != ndim or not all(isinstance(s, numbers.Real) and 0 < s < math.inf
+                                       for s in spacing):
+        raise ValueError(f"spacing must be None, a positive number, or {ndim} positive "
+                         f"numbers (one per axis of the {ndim}-D masks), got {spacing!r}")
+    return tuple(float(s) for s in spacing)
+
+
+def hausdorff_distance(pred_mask: Any, target_mask: Any, percentile: float = 100,
+                       spacing: float | Sequence[float] | None = None) -> float:
+    """Symmetric (percentile) Hausdorff distance between the boundaries of two binary masks.
+
+    The boundary ∂A of a mask A is A minus its binary erosion by the cross-shaped
+    (connectivity-1) structuring element - the pixels of A with a 4-neighbour (6 in 3-D)
+    outside A, pixels on the image border included - as in medpy and MONAI. With
+    d(a, B) = min over b in ∂B of |a - b| (Euclidean, in units of ``spacing`` per axis):
+
+        HD = max( max_{a in ∂P} d(a, T),  max_{b in ∂T} d(b, P) )
+
+    ``percentile=q`` replaces each inner max by the q-th percentile (NumPy's default linear
+    interpolation) of that direction's distances, and keeps the larger (MONAI's HD95
+    convention, ``percentile=95``), so a few stray pixels do not dominate.
+
+    The distances d(., T) of all pixels come at once from a Euclidean distance transform
+    of "not on ∂T". Masks may be N-D (CuPy's transform supports 2-D and 3-D).
+    Returns NaN when both masks are empty and inf when exactly one is.
+    """
+    names = ("pred_mask", "target_mask")
+    pred_mask, target_mask = _as_pair(pred_mask, target_mask, names)
+    p, t = _as_mask(pred_mask, names[0]), _as_mask(target_mask, names[1])
+    if p.ndim == 0:
+        raise ValueError("pred_mask and target_mask must have at least one axis, got 0-d arrays")
+    if isinstance(percentile, bool) or not isinstance(percentile, numbers.Real) \
+            or not 0 <= percentile <= 100:
+        raise ValueError(f"percentile must be a number in [0, 100], got {percentile!r}")
+    spacing = _check_spacing(spacing, p.ndim)
+
+    has_p, has_t = bool(_host_scalar(p.any())), bool(_host_scalar(t.any()))
+    if not (has_p or has_t):
+        return math.nan
+    if has_p != has_t:
+        return math.inf
+
+    xp = backend.array_module(p)
+    nd = backend.ndimage_module(xp)
+    cross = nd.generate_binary_structure(p.ndim, 1)
+    edge_p = p & ~nd.binary_erosion(p, structure=cross)  # border_value=0: the image
+    edge_t = t & ~nd.binary_erosion(t, structure=cross)  # border counts as outside
+    d_p_to_t = nd.distance_transform_edt(~edge_t, sampling=spacing)[edge_p]
+    d_t_to_p = nd.distance_transform_edt(~edge_p, sampling=spacing)[edge_t]
+    q = float(percentile)
+    return float(_host_scalar(xp.maximum(xp.percentile(d_p_to_t, q),
+                                         xp.percentile(d_t_to_p, q))))

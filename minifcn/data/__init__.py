@@ -1,0 +1,20 @@
+"""Data for segmentation: synthetic sets, folder data sets, batching and augmentation.
+
+Everything here lives on the host as NumPy arrays (images float32 (N, C, H, W) in [0, 1],
+masks int64 (N, H, W)); the training loop moves each batch to the device.
+"""
+from .augment import Compose, random_crop, random_flip, random_rot90, rot90
+from .folder import (DEFAULT_PALETTE, DataError, FolderDataset, load_palette, read_image,
+                     read_mask, save_image_png, save_mask_png, write_example_folder)
+from .loader import ArrayDataset, DataLoader, Subset, random_split
+from .synthetic import (SHAPES, Shape, SyntheticDenoising, SyntheticKeypoints, SyntheticShapes,
+                        keypoint_heatmaps)
+
+__all__ = [
+    "SHAPES", "Shape", "SyntheticShapes", "SyntheticKeypoints", "SyntheticDenoising",
+    "keypoint_heatmaps",
+    "DataError", "FolderDataset", "DEFAULT_PALETTE", "load_palette", "read_image", "read_mask",
+    "save_image_png", "save_mask_png", "write_example_folder",
+    "ArrayDataset", "DataLoader", "Subset", "random_split",
+    "Compose", "random_flip", "random_rot90", "random_crop", "rot90",
+]

@@ -1,0 +1,110 @@
+"""Pictures the library draws for lessons, docs and the command line (Matplotlib, loaded on use)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import minifcn as mf
+
+from . import arith
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot with the file-only Agg backend (no screen needed)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def draw_kernel_positions(path: str, kind: str, i: int, k: int, s: int = 1, p: int = 0, d: int = 1,
+                          output_padding: int = 0) -> Any:
+    """Draw where a kernel lands, like the figures of Dumoulin & Visin's convolution-arithmetic guide.
+
+    conv / pool: the (zero-padded) input grid, each output pixel's window as a coloured
+    outline. transpose: the equivalent direct convolution, i.e. the input with s - 1 zeros
+    inserted between pixels and k̂ - p - 1 padding on each side (plus output_padding on the
+    bottom/right), and the windows of a unit-stride kernel over it. Returns the figure.
+    """
+    plt = pyplot()
+    from matplotlib.patches import Rectangle
+    ke = arith.effective_kernel_size(k, d)
+    if kind == "transpose":
+        o = arith.conv_transpose_output_size(i, k, s, p, output_padding, d)
+        edge = ke - p - 1
+        size = (i - 1) * s + 1 + 2 * edge + output_padding
+        real = {(edge + r * s, edge + c * s) for r in range(i) for c in range(i)}
+        stride, title = 1, f"transposed conv: i={i}, k={k}, s={s}, p={p}, d={d}, a={output_padding} → o={o}"
+    else:
+        o = (arith.conv_output_size(i, k, s, p, d) if kind == "conv"
+             else arith.pool_output_size(i, k, s, p, d))
+        size, stride = i + 2 * p, s
+        real = {(r + p, c + p) for r in range(i) for c in range(i)}
+        title = f"{kind}: i={i}, k={k}, s={s}, p={p}, d={d} → o={o}"
+    fig, ax = plt.subplots(figsize=(max(4, 0.45 * size + 1),) * 2)
+    for r in range(size):
+        for c in range(size):
+            inside = (r, c) in real
+            ax.add_patch(Rectangle((c, r), 1, 1, facecolor="#9ecae1" if inside else "white",
+                                   edgecolor="#555", lw=0.6, ls="-" if inside else ":"))
+    colours = plt.get_cmap("tab10")
+    shown = [(0, 0), (0, o - 1), (o - 1, 0), (o - 1, o - 1)] if o > 1 else [(0, 0)]
+    for n, (orow, ocol) in enumerate(dict.fromkeys(shown)):
+        for a in range(k):
+            for b in range(k):
+                ax.add_patch(Rectangle((ocol * stride + b * d + 0.12, orow * stride + a * d + 0.12), 0.76, 0.76,
+                                       fill=False, edgecolor=colours(n), lw=2))
+    ax.set_xlim(0, size)
+    ax.set_ylim(size, 0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return fig
+
+
+def measured_receptive_field(model: Any, input_shape: tuple, seed: int = 0) -> tuple[int, int]:
+    """Height and width of the input region that can change the centre output pixel.
+
+    Measured, not derived: run the model (eval mode) on a random (C, H, W) input, backpropagate
+    from the centre pixel of the first output channel, and take the bounding box of the
+    nonzero input gradient. (A unit that ReLU switched off for this input can hide a few
+    pixels at the edge; the box is then a lower bound.)
+    """
+    c, h, w = input_shape
+    x = mf.tensor(np.random.default_rng(seed).standard_normal((1, c, h, w)), requires_grad=True,
+                  device=next(model.parameters()).device if any(True for _ in model.parameters()) else "cpu",
+                  dtype="float32")
+    was_training = model.training
+    model.eval()
+    try:
+        y = model(x)
+        grad = y.xp.zeros(y.shape, dtype=y.dtype)
+        grad[0, 0, y.shape[2] // 2, y.shape[3] // 2] = 1
+        y.backward(grad)
+    finally:
+        model.train(was_training)
+    hit = np.abs(mf.backend.to_numpy(x.grad))[0].sum(axis=0) > 0
+    rows, cols = np.nonzero(hit.any(axis=1))[0], np.nonzero(hit.any(axis=0))[0]
+    if rows.size == 0:
+        return 0, 0
+    return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+
+
+def lesson_setup(lesson: str) -> tuple[str, Any]:
+    """(device, figure folder) for a lesson script.
+
+    The device is ``$MINIFCN_DEVICE`` (default "cpu"; "cuda" when asked for); figures go to
+    ``$MINIFCN_FIGURES/<lesson>`` (default ``lessons/figures/<lesson>``), created and printed.
+    """
+    import os
+    from pathlib import Path
+    device = os.environ.get("MINIFCN_DEVICE", "cpu")
+    mf.backend.check_device(device)
+    folder = Path(os.environ.get("MINIFCN_FIGURES", "lessons/figures")) / lesson
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"lesson {lesson}: device {device}; figures are saved under {folder}")
+    return device, folder

@@ -1,0 +1,352 @@
+"""Training a segmentation network end to end: data, loop, checkpoints, metrics, pictures.
+
+    from minifcn.train import TrainConfig, train
+    history = train(TrainConfig(epochs=5, out="runs/first"))
+
+A run directory holds ``config.json``, ``metrics.csv`` and ``metrics.json`` (one record per
+epoch), ``curves.png`` (loss and metrics), ``predictions.png`` (input / truth / prediction
+for validation images) and checkpoints: ``last.npz`` (every epoch; also on Ctrl-C, mid-epoch)
+and ``best.npz`` (best validation Dice). Checkpoints are written atomically, so a crash at
+any moment leaves the previous one loadable; ``resume=".../last.npz"`` continues exactly
+where it stopped (the same weights, bit for bit on the CPU, as an uninterrupted run),
+because the data order, the augmentation and the initialisation are all derived from
+``(seed, epoch, batch)`` rather than from a generator's running state.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import minifcn as mf
+
+from . import backend, metrics
+from . import functional as F
+from . import nn, optim
+from .checkpoint import load, save
+from .data import Compose, DataLoader, FolderDataset, SyntheticShapes, random_flip, random_rot90, random_split
+from .models import MODELS
+from .plotting import pyplot
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines a run (saved as ``config.json`` and inside each checkpoint)."""
+    model: str = "unet"
+    data: str | None = None          # a folder data set; None: the synthetic shapes
+    num_classes: int = 3             # synthetic set only (a folder data set knows its own)
+    samples: int = 320               # synthetic set only: images generated
+    image_size: int = 64
+    epochs: int = 12
+    batch_size: int = 8
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    schedule: str | None = "cosine"  # None, "cosine" or "step"
+    loss: str = "ce+dice"            # "ce", "dice" or "ce+dice"
+    base_channels: int = 8
+    depth: int = 3
+    augment: bool = True
+    val_fraction: float = 0.2
+    device: str = "cpu"
+    seed: int = 0
+    out: str = "runs/unet"
+
+    def check(self) -> "TrainConfig":
+        if self.model not in MODELS:
+            raise ValueError(f"model={self.model!r} is not known; use one of {sorted(MODELS)}")
+        backend.check_device(self.device)
+        if self.loss not in ("ce", "dice", "ce+dice"):
+            raise ValueError(f"loss={self.loss!r} must be 'ce', 'dice' or 'ce+dice'")
+        if self.schedule not in (None, "cosine", "step"):
+            raise ValueError(f"schedule={self.schedule!r} must be None, 'cosine' or 'step'")
+        for name in ("epochs", "batch_size", "image_size", "samples", "base_channels", "depth"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"val_fraction={self.val_fraction} must be in (0, 1)")
+        if not self.lr > 0:
+            raise ValueError(f"lr={self.lr} must be > 0")
+        return self
+
+
+# ---- pieces ---------------------------------------------------------------------------------
+def build_model(cfg: TrainConfig, in_channels: int, num_classes: int) -> nn.Module:
+    """The configured model, initialised from ``cfg.seed``."""
+    nn.init.manual_seed(cfg.seed)
+    cls = MODELS[cfg.model]
+    if cfg.model == "unet":
+        return cls(in_channels, num_classes, base_channels=cfg.base_channels, depth=cfg.depth)
+    if cfg.model == "segnet":
+        return cls(in_channels, num_classes, base_channels=cfg.base_channels, depth=cfg.depth)
+    return cls(in_channels, num_classes, base_channels=cfg.base_channels)
+
+
+def build_data(cfg: TrainConfig) -> tuple[Any, Any, int, int]:
+    """(train set, validation set, channels, classes)."""
+    if cfg.data is None:
+        ds = SyntheticShapes(cfg.samples, image_size=cfg.image_size, num_classes=cfg.num_classes, seed=cfg.seed)
+        channels, classes = ds.channels, cfg.num_classes
+    else:
+        ds = FolderDataset(cfg.data, image_size=cfg.image_size)
+        channels, classes = ds.channels, ds.num_classes
+    n_val = max(1, int(round(len(ds) * cfg.val_fraction)))
+    if n_val >= len(ds):
+        raise ValueError(f"the data set has {len(ds)} images: too few to hold out {n_val} for validation")
+    train_set, val_set = random_split(ds, [len(ds) - n_val, n_val], seed=cfg.seed)
+    return train_set, val_set, channels, classes
+
+
+def segmentation_loss(kind: str, logits: mf.Tensor, target: Any) -> mf.Tensor:
+    """Pixel-wise cross-entropy, soft Dice, or their sum."""
+    if kind == "ce":
+        return F.cross_entropy(logits, target)
+    if kind == "dice":
+        return F.dice_loss(logits, target)
+    return F.cross_entropy(logits, target) + F.dice_loss(logits, target)
+
+
+def make_schedule(cfg: TrainConfig, opt: optim.Optimizer, steps: int) -> Any:
+    if cfg.schedule == "cosine":
+        return optim.CosineAnnealingLR(opt, T_max=steps)
+    if cfg.schedule == "step":
+        return optim.StepLR(opt, step_size=max(1, steps // 3), gamma=0.3)
+    return None
+
+
+def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str, loss: str = "ce") -> dict:
+    """Validation loss and metrics from one confusion matrix over the whole set.
+
+    ``dice``/``iou`` average the classes (background included; a class absent from both
+    prediction and truth is left out), ``dice_fg`` averages the foreground classes only.
+    """
+    model.eval()
+    cm = None
+    total, count = 0.0, 0
+    with mf.no_grad():
+        for images, masks in loader:
+            x, y = mf.tensor(images, device=device), backend.to_device(masks, device)
+            logits = model(x)
+            total += float(segmentation_loss(loss, logits, y).item()) * len(images)
+            count += len(images)
+            pred = logits.data.argmax(axis=1)
+            part = metrics.confusion_matrix(pred, y, num_classes)
+            cm = part if cm is None else cm + part
+    model.train()
+    cm = backend.to_numpy(cm).astype(np.float64)
+    tp = np.diag(cm)
+    denom = cm.sum(0) + cm.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dice = np.where(denom > 0, 2 * tp / denom, np.nan)
+        iou = np.where(denom - tp > 0, tp / (denom - tp), np.nan)
+    return {"loss": total / count, "pixel_accuracy": float(tp.sum() / cm.sum()),
+            "dice": float(np.nanmean(dice)), "dice_fg": float(np.nanmean(dice[1:])) if num_classes > 1 else float("nan"),
+            "iou": float(np.nanmean(iou))}
+
+
+def _augment(cfg: TrainConfig) -> Callable | None:
+    return Compose([random_flip, random_rot90]) if cfg.augment else None
+
+
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    """A tqdm bar on a terminal; a silent stand-in otherwise (logs stay readable)."""
+    if enabled and sys.stderr.isatty():
+        try:
+            from tqdm import tqdm
+            return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
+        except ImportError:
+            pass
+
+    class Quiet:
+        def update(self, n=1): pass
+        def set_postfix_str(self, s): pass
+        def close(self): pass
+    return Quiet()
+
+
+# ---- checkpoints ----------------------------------------------------------------------------
+def _checkpoint(model, opt, sched, cfg, epoch, batch, history, partial, shape) -> dict:
+    return {"format": "minifcn-train-checkpoint-1", "config": json.dumps(dataclasses.asdict(cfg)),
+            "model_name": cfg.model, "in_channels": shape[0], "num_classes": shape[1], "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict() if sched is not None else {},
+            "epoch": epoch, "batch": batch, "history": json.dumps(history), "partial": json.dumps(partial)}
+
+
+def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module, TrainConfig, dict]:
+    """A trained model (eval mode) from a training checkpoint, with its config and the checkpoint."""
+    ckpt = load(path)
+    if ckpt.get("format") != "minifcn-train-checkpoint-1":
+        raise ValueError(f"{path} is not a minifcn training checkpoint (no 'format' entry "
+                         f"'minifcn-train-checkpoint-1'; found {ckpt.get('format')!r})")
+    cfg = TrainConfig(**json.loads(ckpt["config"]))
+    model = build_model(cfg, int(ckpt["in_channels"]), int(ckpt["num_classes"]))
+    model.load_state_dict(ckpt["model"])
+    model.to(device)
+    model.eval()
+    return model, cfg, ckpt
+
+
+# ---- the loop -------------------------------------------------------------------------------
+def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: bool = True,
+          log: Callable[[str], None] = print, on_batch: Callable[[int, int], None] | None = None) -> list[dict]:
+    """Train ``cfg.model`` and return the per-epoch history (also written to ``cfg.out``).
+
+    ``on_batch(epoch, batch)`` is called before each batch (tests use it to inject a crash).
+    """
+    cfg.check()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    train_set, val_set, channels, classes = build_data(cfg)
+    model = build_model(cfg, channels, classes).to(cfg.device)
+    opt = optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    train_loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, drop_last=True)
+    if len(train_loader) == 0:
+        raise ValueError(f"batch_size={cfg.batch_size} is larger than the {len(train_set)} training images")
+    val_loader = DataLoader(val_set, batch_size=cfg.batch_size)
+    sched = make_schedule(cfg, opt, cfg.epochs * len(train_loader))
+    augment = _augment(cfg)
+    history: list[dict] = []
+    start_epoch, start_batch, partial = 0, 0, {"loss_sum": 0.0, "batches": 0, "seconds": 0.0}
+
+    if resume is not None:
+        ckpt = load(resume)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(ckpt["scheduler"])
+        start_epoch, start_batch = int(ckpt["epoch"]), int(ckpt["batch"])
+        history, partial = json.loads(ckpt["history"]), json.loads(ckpt["partial"])
+        log(f"resumed from {resume} at epoch {start_epoch + 1}, batch {start_batch}")
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+
+    def save_last(epoch: int, batch: int) -> None:
+        save(_checkpoint(model, opt, sched, cfg, epoch, batch, history, partial, (channels, classes)), out / "last.npz")
+
+    best = max((h["val_dice"] for h in history), default=-1.0)
+    model.train()
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        bar = _progress(len(train_loader), f"epoch {epoch + 1}/{cfg.epochs}", progress)
+        try:
+            train_loader.set_epoch(epoch)
+            for b, (images, masks) in enumerate(train_loader):
+                if b < start_batch:
+                    continue
+                if on_batch is not None:
+                    on_batch(epoch, b)
+                if augment is not None:
+                    images, masks = augment(np.random.default_rng([cfg.seed, epoch, b]), images, masks)
+                x, y = mf.tensor(images, device=cfg.device), backend.to_device(masks, cfg.device)
+                loss = segmentation_loss(cfg.loss, model(x), y)
+                value = float(loss.item())
+                if not math.isfinite(value):
+                    raise TrainingDiverged(
+                        f"the loss became {value} at epoch {epoch + 1}, batch {b + 1}; training stopped. "
+                        f"The last good checkpoint is kept at {out / 'last.npz'}. Try a lower --lr "
+                        f"(now {cfg.lr}).")
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                partial["loss_sum"] += value
+                partial["batches"] += 1
+                bar.update()
+                bar.set_postfix_str(f"loss {value:.4f}")
+        except KeyboardInterrupt:
+            bar.close()
+            partial["seconds"] += time.perf_counter() - t0
+            save_last(epoch, b)
+            log(f"interrupted: saved {out / 'last.npz'} (resume with --resume {out / 'last.npz'})")
+            raise
+        bar.close()
+        start_batch = 0
+        val = evaluate(model, val_loader, classes, cfg.device, cfg.loss)
+        seconds = partial["seconds"] + time.perf_counter() - t0
+        record = {"epoch": epoch + 1, "train_loss": partial["loss_sum"] / max(partial["batches"], 1),
+                  "val_loss": val["loss"], "val_pixel_accuracy": val["pixel_accuracy"], "val_dice": val["dice"],
+                  "val_dice_fg": val["dice_fg"], "val_iou": val["iou"], "lr": opt.lr, "seconds": round(seconds, 3)}
+        history.append(record)
+        partial = {"loss_sum": 0.0, "batches": 0, "seconds": 0.0}
+        log(f"epoch {epoch + 1:3d}/{cfg.epochs}  train loss {record['train_loss']:.4f}  val loss {val['loss']:.4f}  "
+            f"acc {val['pixel_accuracy']:.3f}  dice {val['dice']:.3f}  iou {val['iou']:.3f}  ({seconds:.1f} s)")
+        save_last(epoch + 1, 0)
+        if record["val_dice"] > best:
+            best = record["val_dice"]
+            save(_checkpoint(model, opt, sched, cfg, epoch + 1, 0, history, partial, (channels, classes)),
+                 out / "best.npz")
+        write_metrics(out, history)
+    plot_curves(out / "curves.png", history)
+    plot_predictions(out / "predictions.png", model, val_set, cfg.device)
+    return history
+
+
+# ---- outputs --------------------------------------------------------------------------------
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_metrics(out: Path, history: list[dict]) -> None:
+    """metrics.json (a list of per-epoch records) and metrics.csv (the same as a table)."""
+    _atomic_write_text(out / "metrics.json", json.dumps(history, indent=2))
+    tmp = out / "metrics.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+    os.replace(tmp, out / "metrics.csv")
+
+
+def plot_curves(path: Path, history: list[dict]) -> None:
+    """Loss curves and validation metrics per epoch."""
+    plt = pyplot()
+    epochs = [h["epoch"] for h in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    a.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
+    a.plot(epochs, [h["val_loss"] for h in history], "s-", label="validation")
+    a.set(xlabel="epoch", ylabel="loss", title="Loss")
+    a.legend()
+    for key, label in (("val_pixel_accuracy", "pixel accuracy"), ("val_dice", "mean Dice"), ("val_iou", "mean IoU")):
+        b.plot(epochs, [h[key] for h in history], "o-", label=label)
+    b.set(xlabel="epoch", ylim=(0, 1), title="Validation metrics")
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_predictions(path: Path, model: nn.Module, dataset: Any, device: str, n: int = 4) -> None:
+    """A grid: input / ground truth / prediction for the first ``n`` images of ``dataset``."""
+    plt = pyplot()
+    n = min(n, len(dataset))
+    images = np.stack([dataset[i][0] for i in range(n)])
+    masks = np.stack([dataset[i][1] for i in range(n)])
+    model.eval()
+    with mf.no_grad():
+        pred = backend.to_numpy(model(mf.tensor(images, device=device)).data.argmax(axis=1))
+    model.train()
+    fig, axes = plt.subplots(n, 3, figsize=(7.5, 2.5 * n), squeeze=False)
+    for i in range(n):
+        img = images[i].transpose(1, 2, 0)
+        for ax, picture, title in zip(axes[i], (img if img.shape[2] == 3 else img[..., 0], masks[i], pred[i]),
+                                      ("input", "ground truth", "prediction")):
+            ax.imshow(picture, cmap=None if picture.ndim == 3 else ("gray" if title == "input" else "tab10"),
+                      vmin=0, vmax=None if title == "input" else 9)
+            ax.set_title(title if i == 0 else "")
+            ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -238,6 +238,7 @@ def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: b
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         bar = _progress(len(train_loader), f"epoch {epoch + 1}/{cfg.epochs}", progress)
+        b = start_batch
         try:
             train_loader.set_epoch(epoch)
             for b, (images, masks) in enumerate(train_loader):

@@ -37,7 +37,7 @@ class DenoisingAutoencoder(nn.Module):
         self.encoder = nn.Sequential(*enc, nn.Conv2d(chans[-1], latent_channels, 1))
         dec = [nn.Conv2d(latent_channels, chans[-1], 1), nn.ReLU()]
         for i in reversed(range(depth)):
-            dec += [nn.ConvTranspose2d(chans[i + 1], chans[i + 1] if i else base_channels, 4, stride=2, padding=1),
+            dec += [nn.ConvTranspose2d(chans[i + 1], chans[i] if i else base_channels, 4, stride=2, padding=1),
                     nn.ReLU()]
         self.decoder = nn.Sequential(*dec, nn.Conv2d(base_channels, in_channels, 3, padding=1))
 

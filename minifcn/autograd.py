@@ -40,15 +40,16 @@ def _default_dtype(data: Any) -> Any:
     return {"b": np.bool_, "i": np.int64, "u": np.int64}.get(kind, np.float32)
 
 
-def tensor(data: Any, requires_grad: bool = False, device: str = "cpu", dtype: Any = None) -> "Tensor":
-    """Make a Tensor on ``device`` ("cpu" or "cuda").
+def tensor(data: Any, requires_grad: bool = False, device: str | None = None, dtype: Any = None) -> "Tensor":
+    """Make a Tensor on ``device`` ("cpu" or "cuda"; None: where ``data`` already is, which
+    is "cpu" for Python data and NumPy arrays, as in PyTorch).
 
     Python numbers/lists become float32 (integers int64); NumPy/CuPy arrays keep their dtype;
     ``dtype`` (a NumPy dtype or its name, e.g. "float64") overrides both.
     """
-    backend.check_device(device)
     if isinstance(data, Tensor):
         data = data.data
+    device = backend.check_device(device) if device is not None else backend.device_of(data)
     if not backend.is_array(data):
         data = np.asarray(data, dtype=dtype or _default_dtype(data))
     if dtype is not None:

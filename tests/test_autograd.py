@@ -168,3 +168,9 @@ def test_array_module_tells_numpy_from_cupy(device, xp):
 def test_repr_shows_values_and_device():
     r = repr(mf.tensor([1.5], requires_grad=True))
     assert "1.5" in r and "cpu" in r and "requires_grad=True" in r
+
+
+def test_tensor_of_a_device_array_stays_on_its_device(device):
+    a = to_xp(np.ones(3, np.float32), device)
+    assert mf.tensor(a).device == device
+    assert mf.tensor(a, device="cpu").device == "cpu"

@@ -1,0 +1,243 @@
+"""Pooling: max pooling (with the winners' indices), average pooling, adaptive average pooling.
+
+Shapes: x is (N, C, H, W); the window is KH x KW taps, DH/DW apart (dilation), slid by
+SH/SW (stride) over the input padded by PH/PW on each side; the output is (N, C, OH, OW)
+with OH = arith.pool_output_size(H, KH, SH, PH, DH, ceil_mode), likewise OW.
+
+The windows are never copied: ``im2col.windows`` gives a zero-copy view
+(N, C, KH, KW, OH, OW) of the padded input, and tap (kh, kw) of every window is one
+strided slice of it. So a pooling is a loop over the KH·KW kernel offsets, each step one
+whole-array operation:
+
+    max pool:  y = running max over taps of view[:, :, kh, kw]   (and which tap won)
+    avg pool:  y = (Σ over taps of view[:, :, kh, kw]) / divisor
+
+Backward hands each tap its share of the gradient (the winner's g, or g / divisor) and
+``im2col.col2im`` adds every tap back to the pixel it read: overlapping windows add up,
+exactly, as in the input gradient of a convolution.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import arith, backend
+from ..autograd import Function, Tensor, as_tensor
+from .im2col import col2im, windows
+
+
+# ---- shared helpers -----------------------------------------------------------------------
+def check_nchw(x: Any, fn: str) -> Tensor:
+    """``x`` as a Tensor, which must be a floating (N, C, H, W) batch of images."""
+    x = as_tensor(x)
+    if x.ndim != 4:
+        raise ValueError(f"{fn}: x must have 4 axes (N, C, H, W), got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{fn}: x must be a floating array (float32 or float64), got {x.dtype}")
+    return x
+
+
+def pool_geometry(fn: str, size: tuple[int, int], kernel_size: Any, stride: Any, padding: Any,
+                  dilation: Any = 1, ceil_mode: bool = False) -> tuple:
+    """Check the hyperparameters and return ((KH, KW), (SH, SW), (PH, PW), (DH, DW), (OH, OW)).
+
+    The output sizes come from ``arith.pool_output_size``, which also rejects a kernel
+    larger than the padded input and padding larger than half the kernel.
+    """
+    k = arith.pair(kernel_size, "kernel_size")
+    s = k if stride is None else arith.pair(stride, "stride")
+    p = arith.pair(padding, "padding")
+    d = arith.pair(dilation, "dilation")
+    out = []
+    for axis, i in enumerate(size):
+        try:
+            out.append(arith.pool_output_size(i, k[axis], s[axis], p[axis], d[axis], ceil_mode))
+        except ValueError as e:
+            raise ValueError(f"{fn} along {'HW'[axis]} (input size {i}): {e}") from None
+    return k, s, p, d, tuple(out)
+
+
+def window_pads(size: tuple, k: tuple, s: tuple, p: tuple, d: tuple, out: tuple) -> tuple:
+    """((top, bottom), (left, right)) padding: (PH, PW) before, and after as much as the
+    last window reaches (a ceil_mode window may hang over the right padding)."""
+    pads = []
+    for axis in range(2):
+        reach = (out[axis] - 1) * s[axis] + d[axis] * (k[axis] - 1) + 1   # padded size spanned
+        pads.append((p[axis], max(0, reach - size[axis] - p[axis])))
+    return tuple(pads)
+
+
+class Separable2d(Function):
+    """A linear map that acts on H and W separately: y = A_h x A_wᵀ for every (n, c) plane.
+
+    A_h is (OH, H), A_w is (OW, W). Adaptive average pooling (rows of A hold 1/region size)
+    and interpolation (rows hold the interpolation weights) are both of this form.
+    Backward is the transpose: dL/dx = A_hᵀ g A_w.
+    """
+    def __init__(self, a_h, a_w):
+        self.a_h, self.a_w = a_h, a_w
+
+    @staticmethod
+    def apply(x, b, d):
+        """b x dᵀ for every plane of x, as two big matrix products (NumPy's batched
+        ``b @ x`` would run one small product per plane, many times slower)."""
+        xp = backend.array_module(x)
+        rows = xp.tensordot(b, x, axes=(1, 2))                       # (OH, N, C, W)
+        return xp.tensordot(rows, d, axes=(3, 1)).transpose(1, 2, 0, 3)  # (N, C, OH, OW)
+
+    def forward(self, x): return self.apply(x, self.a_h, self.a_w)
+    def backward(self, g): return self.apply(g, self.a_h.T, self.a_w.T)
+
+
+def matrix_on(a: np.ndarray, like: Any) -> Any:
+    """A host matrix (small, built with NumPy) in ``like``'s dtype, on ``like``'s device."""
+    return backend.to_device(a.astype(like.dtype), backend.device_of(like))
+
+
+# ---- max pooling --------------------------------------------------------------------------
+class MaxPool2d(Function):
+    """y = max over each window; also returns the winner's flat index row·W + col in its plane.
+
+    Padding counts as -inf. Scanning the taps in order and replacing only on a strictly
+    larger value keeps the first maximum (PyTorch's tie rule); NaN always wins, so NaN
+    propagates. Backward: dL/dx[winner] += g for every window (other inputs get 0).
+    """
+    def __init__(self, k, s, p, d, out):
+        self.k, self.s, self.p, self.d, self.out = k, s, p, d, out
+
+    def forward(self, x):
+        xp = backend.array_module(x)
+        (KH, KW), (SH, SW), (PH, PW), (DH, DW), (OH, OW) = self.k, self.s, self.p, self.d, self.out
+        N, C, H, W = self.shape = x.shape
+        self.pads = window_pads((H, W), self.k, self.s, self.p, self.d, self.out)
+        xpad = x if self.pads == ((0, 0), (0, 0)) else xp.pad(x, ((0, 0), (0, 0)) + self.pads,
+                                                               constant_values=-np.inf)
+        top = xp.arange(OH, dtype=np.int64) * SH - PH         # input row of each window's tap kh = 0
+        left = xp.arange(OW, dtype=np.int64) * SW - PW
+        self.corner = top[:, None] * W + left[None, :]        # (OH, OW) flat index of tap (0, 0)
+        # Before any tap wins (a window of -inf only), PyTorch reports its first tap inside the input.
+        first_row = top + DH * ((xp.maximum(-top, 0) + DH - 1) // DH)
+        first_col = left + DW * ((xp.maximum(-left, 0) + DW - 1) // DW)
+        best = xp.full((N, C, OH, OW), -np.inf, dtype=x.dtype)
+        index = xp.broadcast_to(first_row[:, None] * W + first_col[None, :], best.shape)
+        view = windows(xpad, self.k, self.s, dilation=self.d, out_size=self.out)
+        for kh in range(KH):
+            for kw in range(KW):
+                v = view[:, :, kh, kw]                        # tap (kh, kw) of every window
+                wins = (v > best) | xp.isnan(v)
+                best = xp.where(wins, v, best)
+                index = xp.where(wins, self.corner + (kh * DH * W + kw * DW), index)
+        self.index = index
+        return best, index
+
+    def backward(self, g):
+        xp = backend.array_module(g)
+        (KH, KW), (DH, DW), W = self.k, self.d, self.shape[3]
+        tap = self.corner + (xp.arange(KH)[:, None] * DH * W + xp.arange(KW) * DW)[:, :, None, None, None]
+        # columns (C, KH, KW, N, OH, OW) in im2col's layout: g where that tap won, else 0.
+        # A tap in the side padding can share a flat index with a real pixel (column -1 of
+        # row r is column W-1 of row r-1), but col2im adds it into the border it crops.
+        won = self.index.transpose(1, 0, 2, 3)[:, None, None] == tap
+        cols = xp.where(won, g.transpose(1, 0, 2, 3)[:, None, None], 0)
+        return col2im(cols, self.shape, self.k, self.s, self.pads, self.d, self.out)
+
+
+def max_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+               padding: int | tuple[int, int] = 0, dilation: int | tuple[int, int] = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Max pooling over KH x KW windows (stride defaults to the kernel size).
+
+        y[n, c, oh, ow] = max_{kh, kw} xpad[n, c, oh·SH + kh·DH, ow·SW + kw·DW]
+
+    with xpad padded by -inf. With ``return_indices`` also returns int64 indices of the
+    same shape: the winner's flat position row·W + col in its (H, W) input plane, as
+    PyTorch does, ready for ``max_unpool2d``.
+    """
+    x = check_nchw(x, "max_pool2d")
+    k, s, p, d, out = pool_geometry("max_pool2d", x.shape[2:], kernel_size, stride, padding,
+                                    dilation, ceil_mode)
+    y, index = MaxPool2d(k, s, p, d, out)(x)
+    return (y, index) if return_indices else y
+
+
+# ---- average pooling ----------------------------------------------------------------------
+def _avg_divisor(xp: Any, i: int, k: int, s: int, p: int, o: int, count_include_pad: bool) -> Any:
+    """Per output position along one axis, how many of the window's taps are counted.
+
+    PyTorch's rule: the window [start, start + k) is clipped to the padded input
+    [-p, i + p) (ceil_mode's overhang never counts); without count_include_pad it is
+    clipped further to the input [0, i).
+    """
+    start = xp.arange(o) * s - p
+    end = xp.minimum(start + k, i + p)
+    if count_include_pad:
+        return end - start
+    return xp.minimum(end, i) - xp.maximum(start, 0)
+
+
+class AvgPool2d(Function):
+    """y = (Σ window) / divisor;  dL/dx gets g / divisor from every window that covers it."""
+    def __init__(self, k, s, p, out, count_include_pad):
+        self.k, self.s, self.p, self.out = k, s, p, out
+        self.count_include_pad = count_include_pad
+
+    def forward(self, x):
+        xp = backend.array_module(x)
+        self.shape = x.shape
+        H, W = x.shape[2:]
+        dh = _avg_divisor(xp, H, self.k[0], self.s[0], self.p[0], self.out[0], self.count_include_pad)
+        dw = _avg_divisor(xp, W, self.k[1], self.s[1], self.p[1], self.out[1], self.count_include_pad)
+        self.divisor = (dh[:, None] * dw[None, :]).astype(x.dtype)     # (OH, OW)
+        self.pads = window_pads((H, W), self.k, self.s, self.p, (1, 1), self.out)
+        view = windows(x, self.k, self.s, self.pads, out_size=self.out)  # zero padding
+        total = sum(view[:, :, kh, kw] for kh in range(self.k[0]) for kw in range(self.k[1]))
+        return total / self.divisor
+
+    def backward(self, g):
+        (KH, KW), (OH, OW), (N, C) = self.k, self.out, self.shape[:2]
+        share = (g / self.divisor).transpose(1, 0, 2, 3)[:, None, None]  # every tap's share
+        cols = backend.array_module(g).broadcast_to(share, (C, KH, KW, N, OH, OW))
+        return col2im(cols, self.shape, self.k, self.s, self.pads, (1, 1), self.out)
+
+
+def avg_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+               padding: int | tuple[int, int] = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """Average pooling over KH x KW windows (stride defaults to the kernel size).
+
+        y[n, c, oh, ow] = Σ_{kh, kw} xpad[n, c, oh·SH + kh, ow·SW + kw] / divisor[oh, ow]
+
+    xpad is zero-padded. The divisor follows PyTorch: the window's size clipped to the
+    padded input (``count_include_pad=True``), or only the real input pixels it covers
+    (``False``); a ceil_mode overhang beyond the padding never counts.
+    """
+    x = check_nchw(x, "avg_pool2d")
+    k, s, p, _, out = pool_geometry("avg_pool2d", x.shape[2:], kernel_size, stride, padding, 1, ceil_mode)
+    return AvgPool2d(k, s, p, out, bool(count_include_pad))(x)
+
+
+def adaptive_matrix(i: int, o: int) -> np.ndarray:
+    """(o, i) averaging matrix: row r averages input cells [floor(r·i/o), ceil((r+1)·i/o)).
+
+    PyTorch's adaptive regions: they cover the input, neighbours sharing a cell where o
+    does not divide i; where it does, this is avg_pool with kernel = stride = i / o.
+    """
+    r = np.arange(o)
+    start, end = (r * i) // o, -((-(r + 1) * i) // o)
+    cols = np.arange(i)
+    inside = (cols >= start[:, None]) & (cols < end[:, None])
+    return inside / (end - start)[:, None]
+
+
+def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int, int]) -> Tensor:
+    """Average pooling to a fixed (OH, OW) whatever the input size.
+
+    ``adaptive_avg_pool2d(x, 1)`` is the global average pool, y[n, c] = mean of the plane
+    (DeepLab's image-level feature). Written as y = A_h x A_wᵀ with averaging matrices.
+    """
+    x = check_nchw(x, "adaptive_avg_pool2d")
+    oh, ow = arith.pair(output_size, "output_size", minimum=1)
+    H, W = x.shape[2:]
+    return Separable2d(matrix_on(adaptive_matrix(H, oh), x.data),
+                       matrix_on(adaptive_matrix(W, ow), x.data))(x)

@@ -1,0 +1,280 @@
+# %% [markdown]
+# # Lesson 1 — Segmentation as dense classification
+#
+# Image *classification* gives one label to a whole image: "this is a cat".
+# Semantic *segmentation* gives a label to **every pixel**: "these pixels are cat, those
+# are grass". So segmentation is classification done densely: an image of $H \times W$
+# pixels is $H \cdot W$ classification problems, one per pixel, solved at once.
+#
+# This lesson sets up the three ways we write the answer down — a **label map**,
+# **binary masks**, and a **one-hot** stack — and shows what a network's output looks like:
+# a **classifier at every pixel** (scores → softmax → argmax).
+
+# %%
+import numpy as np
+import minifcn as mf
+from minifcn import functional as F, nn, arith, metrics
+from minifcn.plotting import lesson_setup, pyplot
+DEVICE, FIGURES = lesson_setup("01_dense_classification")
+plt = pyplot()
+
+from minifcn.data import SyntheticShapes
+
+# %% [markdown]
+# ## A picture and its label map
+#
+# `SyntheticShapes` draws discs, squares and triangles on a textured background. With
+# $K = 4$ classes, class 0 is background, 1 disc, 2 square, 3 triangle. An item is an image
+# `(C, H, W)` with values in $[0, 1]$ and a **label map** `(H, W)` of integers in
+# $\{0, \dots, K-1\}$:
+#
+# $$y_{h,w} \in \{0, 1, \dots, K-1\} \quad \text{for every pixel } (h, w).$$
+
+# %%
+K = 4
+NAMES = ["background", "disc", "square", "triangle"]
+data = SyntheticShapes(16, image_size=64, num_classes=K, seed=2, max_shapes=4)
+image, labels = data[10]                      # an item that holds all four classes
+print("image", image.shape, image.dtype, " labels", labels.shape, labels.dtype)
+counts = np.bincount(labels.ravel(), minlength=K)
+for k in range(K):
+    print(f"class {k} ({NAMES[k]:>10}): {counts[k]:5d} pixels")
+assert counts.sum() == labels.size and (counts > 0).all()
+
+# %%
+from matplotlib.colors import ListedColormap
+CMAP = ListedColormap(["#303030", "#e6554f", "#5fd35f", "#5a7cf0"])   # one colour per class
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+axes[0].imshow(image.transpose(1, 2, 0))
+axes[0].set_title("image (3, 64, 64)")
+im = axes[1].imshow(labels, cmap=CMAP, vmin=-0.5, vmax=K - 0.5)
+axes[1].set_title("label map (64, 64)\none class per pixel")
+cbar = fig.colorbar(im, ax=axes[1], ticks=range(K))
+cbar.ax.set_yticklabels(NAMES)
+for ax in axes:
+    ax.axis("off")
+fig.tight_layout()
+fig.savefig(FIGURES / "image_and_labels.png", dpi=100)
+plt.close(fig)
+
+# %% [markdown]
+# ## Binary masks: one yes/no question per class
+#
+# The **binary mask** of class $k$ answers "is this pixel of class $k$?":
+#
+# $$M^{(k)}_{h,w} = [\,y_{h,w} = k\,] \in \{0, 1\}.$$
+#
+# Every pixel has exactly one label, so the $K$ masks **partition** the image: they do not
+# overlap and together they cover it, $\sum_k M^{(k)}_{h,w} = 1$.
+
+# %%
+masks = [labels == k for k in range(K)]      # K boolean (H, W) arrays
+per_pixel = sum(m.astype(int) for m in masks)
+print("masks per pixel: min", per_pixel.min(), "max", per_pixel.max())
+assert (per_pixel == 1).all()                 # a partition: exactly one mask per pixel
+assert [int(m.sum()) for m in masks] == counts.tolist()
+
+fig, axes = plt.subplots(1, K, figsize=(3 * K, 3))
+for k, ax in enumerate(axes):
+    ax.imshow(masks[k], cmap="gray", vmin=0, vmax=1)
+    ax.set_title(f"mask of class {k}: {NAMES[k]}\n{counts[k]} pixels are 1")
+    ax.set_xticks([]), ax.set_yticks([])      # keep the frame: a white mask has no edge
+fig.tight_layout()
+fig.savefig(FIGURES / "binary_masks.png", dpi=100)
+plt.close(fig)
+
+# %% [markdown]
+# ## One-hot targets: stack the masks
+#
+# Stacking the $K$ masks along a new class axis gives the **one-hot** encoding
+# $Y \in \{0,1\}^{K \times H \times W}$: at each pixel, the vector $Y_{:,h,w}$ is all zeros
+# except a single 1 at the pixel's class,
+#
+# $$Y_{k,h,w} = [\,y_{h,w} = k\,], \qquad \sum_{k} Y_{k,h,w} = 1, \qquad
+# \arg\max_k Y_{k,h,w} = y_{h,w}.$$
+#
+# This `(K, H, W)` layout is the layout of a network's output (with a batch axis,
+# `(N, K, H, W)`), which is why losses compare scores against it.
+# `F.one_hot(labels, K, axis=...)` puts the class axis where we ask; we check it against a
+# one-line NumPy version (row $y$ of the identity matrix is the one-hot vector of $y$).
+
+# %%
+onehot = F.one_hot(labels, K, axis=0)                     # (K, H, W)
+by_hand = np.eye(K, dtype=np.int64)[labels].transpose(2, 0, 1)  # (H, W, K) -> (K, H, W)
+print("one-hot", onehot.shape, onehot.dtype)
+print("pixel (0, 0): label", labels[0, 0], "-> one-hot vector", onehot[:, 0, 0])
+assert onehot.shape == (K,) + labels.shape
+assert (onehot == by_hand).all()
+assert (onehot == np.stack(masks)).all()                  # one-hot = stacked binary masks
+print("sums over the class axis: min", onehot.sum(axis=0).min(), "max", onehot.sum(axis=0).max())
+assert (onehot.sum(axis=0) == 1).all()                    # exactly one 1 per pixel
+assert (onehot.argmax(axis=0) == labels).all()            # argmax of one-hot is the label map
+
+# %% [markdown]
+# The round trip labels → one-hot → argmax → labels is exact for *any* label map, not just
+# this one. We check it on random label maps of a whole batch `(N, H, W)`, with the class
+# axis at position 1 as in `(N, K, H, W)`.
+
+# %%
+rng = np.random.default_rng(0)
+for trial in range(20):
+    n_classes = int(rng.integers(2, 8))
+    batch = rng.integers(0, n_classes, size=(int(rng.integers(1, 4)), 7, 9))
+    y = F.one_hot(batch, n_classes, axis=1)               # (N, K, H, W)
+    assert y.shape == (batch.shape[0], n_classes) + batch.shape[1:]
+    assert set(np.unique(y)) <= {0, 1}
+    assert (y.sum(axis=1) == 1).all()
+    assert (y.argmax(axis=1) == batch).all()
+print("one-hot round trip holds on 20 random label batches")
+
+# %%
+fig, axes = plt.subplots(1, K + 1, figsize=(3 * (K + 1), 3))
+for k in range(K):
+    axes[k].imshow(onehot[k], cmap="gray", vmin=0, vmax=1)
+    axes[k].set_title(f"Y[{k}] (channel {k})")
+axes[K].imshow(onehot.argmax(axis=0), cmap=CMAP, vmin=-0.5, vmax=K - 0.5)
+axes[K].set_title("argmax over channels\n= the label map")
+for ax in axes:
+    ax.set_xticks([]), ax.set_yticks([])
+fig.suptitle("one-hot target (K, H, W): the channels are the binary masks")
+fig.tight_layout()
+fig.savefig(FIGURES / "one_hot_stack.png", dpi=100)
+plt.close(fig)
+
+# %% [markdown]
+# ## A classifier at every pixel
+#
+# A segmentation network outputs $K$ **scores** (logits) $z_{k,h,w}$ per pixel, a tensor
+# `(N, K, H, W)`. At each pixel, a softmax over the class axis turns scores into
+# probabilities, and the prediction is the most probable class:
+#
+# $$p_{k,h,w} = \frac{e^{z_{k,h,w}}}{\sum_{j} e^{z_{j,h,w}}}, \qquad
+# \hat y_{h,w} = \arg\max_k p_{k,h,w}.$$
+#
+# That is exactly an image classifier's last step — applied at every pixel.
+#
+# To have scores to look at, we build the simplest pixel classifier there is: **nearest
+# class colour**. "Train" it by averaging the colour of each class over a few *other*
+# images ($c_k$ = mean RGB of class $k$). Its score for class $k$ is minus the squared
+# distance to $c_k$, scaled by $2\sigma^2$ (the log-likelihood of a Gaussian of spread
+# $\sigma$ around $c_k$; we take $\sigma = 0.15$, about the spread of colours in a class).
+# Dropping $\lVert x \rVert^2$, which is the same for every class, leaves a *linear*
+# function of the pixel's colour $x$:
+#
+# $$z_k = \frac{\lVert x \rVert^2 - \lVert x - c_k \rVert^2}{2\sigma^2}
+#       = \frac{c_k^\top x}{\sigma^2} - \frac{\lVert c_k \rVert^2}{2\sigma^2}.$$
+#
+# A linear function of each pixel's channels is a **1×1 convolution** with weight
+# $W_{k,:} = c_k / \sigma^2$ and bias $b_k = -\lVert c_k \rVert^2 / 2\sigma^2$: the same
+# little classifier, slid over the image.
+
+# %%
+train_images, train_labels = zip(*(data[i] for i in range(8)))        # items 0..7, not item 10
+X = np.stack(train_images).transpose(1, 0, 2, 3).reshape(3, -1)       # (3, pixels)
+Y = F.one_hot(np.stack(train_labels), K, axis=0).reshape(K, -1)       # (K, pixels)
+class_colour = (Y @ X.T) / Y.sum(axis=1, keepdims=True)               # (K, 3) mean RGB per class
+for k in range(K):
+    print(f"c_{k} ({NAMES[k]:>10}) = {np.round(class_colour[k], 2)}")
+
+SIGMA = 0.15
+W_np = class_colour / SIGMA ** 2                                       # (K, 3)
+b_np = -(class_colour ** 2).sum(axis=1) / (2 * SIGMA ** 2)             # (K,)
+weight = mf.tensor(W_np.reshape(K, 3, 1, 1), device=DEVICE, dtype="float32")
+bias = mf.tensor(b_np, device=DEVICE, dtype="float32")
+x = mf.tensor(image[None], device=DEVICE)                              # (N=1, 3, H, W)
+
+logits = F.conv2d(x, weight, bias)                                     # (1, K, H, W)
+probs = F.softmax(logits, axis=1)                                      # softmax over classes
+pred = probs.numpy().argmax(axis=1)[0]                                 # (H, W) label map
+print("logits", logits.shape, " probabilities", probs.shape, " prediction", pred.shape)
+
+# %% [markdown]
+# Check the claims, each against an independent computation:
+#
+# - the 1×1 convolution is the linear classifier applied to each pixel's colour
+#   (a matrix product, written here with `einsum`);
+# - the softmax probabilities at every pixel are positive and sum to 1;
+# - one pixel's probabilities (we take the least sure one) equal a softmax computed by
+#   hand from its $K$ scores;
+# - softmax keeps the order of the scores, so argmax of probabilities = argmax of logits.
+
+# %%
+z = logits.numpy()[0]                                                  # (K, H, W)
+by_matrix = np.einsum("kc,chw->khw", W_np, image) + b_np[:, None, None]
+print("largest |conv - matrix product| =", np.abs(z - by_matrix).max())
+assert np.allclose(z, by_matrix, rtol=1e-5, atol=1e-4)
+
+p = probs.numpy()[0]
+print(f"probabilities in [{p.min():.2e}, {p.max():.6f}]; sums over classes in "
+      f"[{p.sum(0).min():.6f}, {p.sum(0).max():.6f}]")
+assert (p > 0).all() and np.allclose(p.sum(axis=0), 1, atol=1e-5)
+
+h, w = np.unravel_index(p.max(axis=0).argmin(), p.shape[1:])         # the least sure pixel
+scores = z[:, h, w].astype(np.float64)
+softmax_by_hand = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
+print(f"least sure pixel ({h}, {w}): scores {np.round(scores, 3)}")
+print(f"  softmax by hand {np.round(softmax_by_hand, 4)}\n  F.softmax       {np.round(p[:, h, w], 4)}")
+assert np.allclose(p[:, h, w], softmax_by_hand, atol=1e-5)
+assert (pred == z.argmax(axis=0)).all()
+
+accuracy = metrics.pixel_accuracy(pred, labels)         # fraction of pixels right (lesson 8)
+print(f"pixels classified correctly: {accuracy:.4f}")
+assert accuracy == (pred == labels).mean()
+
+# %% [markdown]
+# On these synthetic images the shape kinds have their own colours, so even a pixel's
+# colour alone classifies most pixels. Real images are not so kind: a pixel of a cat's fur
+# and a pixel of a brown carpet can have the same colour, and only the **neighbourhood**
+# tells them apart. That is why the per-pixel classifier becomes a *convolutional network*:
+# the scores of pixel $(h, w)$ are computed from a window around it (next lesson).
+
+# %%
+fig, axes = plt.subplots(2, K + 1, figsize=(3 * (K + 1), 6))
+for k in range(K):
+    axes[0, k].imshow(z[k], cmap="viridis")
+    axes[0, k].set_title(f"score z[{k}] ({NAMES[k]})")
+    axes[1, k].imshow(p[k], cmap="magma", vmin=0, vmax=1)
+    axes[1, k].set_title(f"probability p[{k}]")
+axes[0, K].imshow(image.transpose(1, 2, 0))
+axes[0, K].set_title("input image")
+axes[1, K].imshow(pred, cmap=CMAP, vmin=-0.5, vmax=K - 0.5)
+axes[1, K].contour(pred != labels, levels=[0.5], colors="white", linewidths=0.8)
+axes[1, K].set_title(f"argmax: prediction\n({accuracy:.1%} correct; errors outlined)")
+for ax in axes.ravel():
+    ax.axis("off")
+fig.suptitle("a classifier at every pixel: scores (N, K, H, W) → softmax over K → argmax")
+fig.tight_layout()
+fig.savefig(FIGURES / "pixel_classifier.png", dpi=100)
+plt.close(fig)
+
+# %% [markdown]
+# One pixel, up close: its $K$ scores, and the probabilities softmax makes of them — the
+# same picture as for image classification.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+axes[0].bar(range(K), scores, color=CMAP.colors)
+axes[0].set_title(f"scores at pixel ({h}, {w})")
+axes[1].bar(range(K), p[:, h, w], color=CMAP.colors)
+axes[1].set_title(f"softmax: predicted {NAMES[pred[h, w]]}, true {NAMES[labels[h, w]]}", fontsize=10)
+axes[1].set_ylim(0, 1)
+for ax in axes:
+    ax.set_xticks(range(K))
+    ax.set_xticklabels(NAMES, rotation=20)
+fig.tight_layout()
+fig.savefig(FIGURES / "one_pixel.png", dpi=100)
+plt.close(fig)
+
+# %% [markdown]
+# ## Summary
+#
+# - A segmentation is a **label map** $y \in \{0..K-1\}^{H \times W}$: one class per pixel.
+# - The **binary mask** of class $k$ is $[y = k]$; the $K$ masks partition the image.
+# - The **one-hot** target stacks the masks into $(K, H, W)$; argmax over $K$ gives back
+#   the label map exactly.
+# - A network outputs scores $(N, K, H, W)$; softmax over $K$ and argmax make it a
+#   **classifier at every pixel**.
+
+# %%
+print("lesson 01 done: all assertions hold")

@@ -249,7 +249,7 @@ def _check_spacing(spacing: Any, ndim: int) -> tuple[float, ...] | None:
     return tuple(float(s) for s in spacing)
 
 
-def hausdorff_distance(pred_mask: Any, target_mask: Any, percentile: float = 100,
+def hausdorff_distance(pred: Any, target: Any, percentile: float = 100,
                        spacing: float | Sequence[float] | None = None) -> float:
     """Symmetric (percentile) Hausdorff distance between the boundaries of two binary masks.
 
@@ -268,11 +268,11 @@ def hausdorff_distance(pred_mask: Any, target_mask: Any, percentile: float = 100
     of "not on ∂T". Masks may be N-D (CuPy's transform supports 2-D and 3-D).
     Returns NaN when both masks are empty and inf when exactly one is.
     """
-    names = ("pred_mask", "target_mask")
-    pred_mask, target_mask = _as_pair(pred_mask, target_mask, names)
-    p, t = _as_mask(pred_mask, names[0]), _as_mask(target_mask, names[1])
+    names = ("pred", "target")
+    pred, target = _as_pair(pred, target, names)
+    p, t = _as_mask(pred, names[0]), _as_mask(target, names[1])
     if p.ndim == 0:
-        raise ValueError("pred_mask and target_mask must have at least one axis, got 0-d arrays")
+        raise ValueError("pred and target must have at least one axis, got 0-d arrays")
     if isinstance(percentile, bool) or not isinstance(percentile, numbers.Real) \
             or not 0 <= percentile <= 100:
         raise ValueError(f"percentile must be a number in [0, 100], got {percentile!r}")

@@ -231,7 +231,7 @@ def test_mixed_devices_are_refused():
     with pytest.raises(ValueError, match=r"pred is on device 'cpu' but target is on device "
                                          r"'cuda'.*same device"):
         metrics.confusion_matrix(cpu, gpu, 2)
-    with pytest.raises(ValueError, match=r"pred_mask is on device 'cuda' but target_mask is on "
+    with pytest.raises(ValueError, match=r"pred is on device 'cuda' but target is on "
                                          r"device 'cpu'"):
         metrics.hausdorff_distance(gpu, cpu)
 
@@ -321,8 +321,8 @@ def test_hausdorff_errors(device):
         metrics.hausdorff_distance(m, m, spacing=(1.0,))
     with pytest.raises(ValueError, match=r"spacing must be .*got \(1.0, 0.0\)"):
         metrics.hausdorff_distance(m, m, spacing=(1.0, 0.0))
-    with pytest.raises(ValueError, match=r"target_mask must be a binary mask.*found the value 2"):
+    with pytest.raises(ValueError, match=r"target must be a binary mask.*found the value 2"):
         metrics.hausdorff_distance(m, to_xp([[0, 1, 2]] * 3, device))
-    with pytest.raises(ValueError, match=r"pred_mask and target_mask must have the same shape, "
-                                         r"got pred_mask \(3, 3\) and target_mask \(2, 2\)"):
+    with pytest.raises(ValueError, match=r"pred and target must have the same shape, "
+                                         r"got pred \(3, 3\) and target \(2, 2\)"):
         metrics.hausdorff_distance(m, to_xp(np.eye(2, dtype=bool), device))

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-LESSONS = sorted((Path(__file__).parent.parent / "lessons").glob("[0-9][0-9]_*.py"))
+ROOT = Path(__file__).parent.parent
+LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py"))
 
 
 def test_there_are_lessons():
@@ -16,7 +17,8 @@ def test_there_are_lessons():
 
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 def test_lesson_runs(path, tmp_path):
-    env = dict(os.environ, MPLBACKEND="Agg", MINIFCN_FIGURES=str(tmp_path), MINIFCN_DEVICE="cpu")
+    env = dict(os.environ, MPLBACKEND="Agg", MINIFCN_FIGURES=str(tmp_path), MINIFCN_DEVICE="cpu",
+               PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     start = time.perf_counter()
     result = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=180)
     seconds = time.perf_counter() - start

@@ -1,0 +1,362 @@
+# %% [markdown]
+# # Lesson 12 — DeepLab: atrous convolution, separable convolution, ASPP
+#
+# To label a pixel a network must see its **context**: is this grey patch road or
+# sky? FCN and U-Net get context by downsampling (each pooling doubles how far later
+# layers see) and then upsample back, losing detail on the way. DeepLab (Chen et al.)
+# takes another route:
+#
+# 1. **Atrous (dilated) convolution** spreads a kernel's taps apart: a larger receptive
+#    field with the *same* weights, and no downsampling needed.
+# 2. **Depthwise-separable convolution** (DeepLabv3+, after Xception) splits a convolution
+#    into a per-channel spatial filter and a 1×1 channel mixer: far fewer parameters and
+#    multiplications.
+# 3. **ASPP**, atrous spatial pyramid pooling, looks at several scales at once.
+#
+# This lesson computes and *asserts* each receptive field and parameter count, then puts
+# the pieces together in a small DeepLabv3+ (`minifcn.models.DeepLabV3Plus`).
+
+# %%
+import numpy as np
+import minifcn as mf
+from minifcn import functional as F, nn, arith, metrics
+from minifcn.models import ASPP, DeepLabV3Plus, SeparableConv2d
+from minifcn.plotting import lesson_setup, pyplot, measured_receptive_field
+DEVICE, FIGURES = lesson_setup("12_deeplab")
+plt = pyplot()
+
+# %% [markdown]
+# ## 1. Atrous convolution: a kernel with holes
+#
+# A 3×3 convolution with dilation $d$ reads the input at offsets $\{-d, 0, d\}$ in each
+# direction: 9 taps spread over a $(2d+1) \times (2d+1)$ square, with $d - 1$ holes
+# (*trous*) between them. Its effective size is $\hat k = d(k - 1) + 1$.
+#
+# To *see* the taps we convolve a single bright pixel (an impulse) with a kernel of ones:
+# the output is nonzero exactly where the kernel touched it.
+
+# %%
+SIZE, CENTRE = 15, 7
+impulse = np.zeros((1, 1, SIZE, SIZE), np.float32)
+impulse[0, 0, CENTRE, CENTRE] = 1
+ones = mf.tensor(np.ones((1, 1, 3, 3), np.float32), device=DEVICE)
+
+taps = {}
+for d in (1, 2, 4):
+    out = F.conv2d(mf.tensor(impulse, device=DEVICE), ones, padding=d, dilation=d).numpy()[0, 0]
+    taps[d] = out != 0
+    expected = np.zeros((SIZE, SIZE), bool)                   # {-d, 0, d}^2 around the centre
+    offsets = CENTRE + d * np.array([-1, 0, 1])
+    expected[np.ix_(offsets, offsets)] = True
+    rows = np.nonzero(taps[d].any(axis=1))[0]
+    span = rows[-1] - rows[0] + 1
+    print(f"dilation {d}: {taps[d].sum()} taps spanning {span} x {span} pixels; "
+          f"arith.effective_kernel_size(3, {d}) = {arith.effective_kernel_size(3, d)}")
+    assert np.array_equal(taps[d], expected)
+    assert taps[d].sum() == 9 and span == arith.effective_kernel_size(3, d) == d * (3 - 1) + 1
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.9), constrained_layout=True)
+for ax, (d, t) in zip(axes, taps.items()):
+    ax.imshow(t, cmap="Blues", vmin=0, vmax=1.3)
+    ax.set_xticks(np.arange(-0.5, SIZE), minor=True)
+    ax.set_yticks(np.arange(-0.5, SIZE), minor=True)
+    ax.grid(which="minor", color="0.75", lw=0.5)
+    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    k_hat = arith.effective_kernel_size(3, d)
+    ax.add_patch(plt.Rectangle((CENTRE - d - 0.5, CENTRE - d - 0.5), k_hat, k_hat, fill=False, ec="C3", lw=2))
+    ax.set_title(f"3×3 kernel, dilation {d}\n9 weights, span {k_hat}×{k_hat}")
+fig.savefig(FIGURES / "dilated_kernel_taps.png", dpi=100)
+plt.close(fig)
+
+# %% [markdown]
+# ## 2. Receptive field against parameters
+#
+# The receptive field $r$ of a stack of stride-1 layers grows by $\hat k - 1 = d(k-1)$ per
+# layer: $r = 1 + \sum_l d_l (k_l - 1)$ (lesson 6 has the general rule with strides).
+# Three 3×3 convolutions with dilations 1, 1, 1 see $1 + 2 \cdot 3 = 7$ pixels; with
+# dilations 1, 2, 4 they see $1 + 2 \cdot (1 + 2 + 4) = 15$ — and the weights are exactly
+# the same in number. `arith.receptive_field` takes the layers as (kernel, stride,
+# dilation) tuples.
+
+# %%
+plain_layers = [(3, 1, 1), (3, 1, 1), (3, 1, 1)]
+atrous_layers = [(3, 1, 1), (3, 1, 2), (3, 1, 4)]
+rf_plain, rf_atrous = arith.receptive_field(plain_layers), arith.receptive_field(atrous_layers)
+print(f"receptive field: dilations 1,1,1 -> {rf_plain} px, dilations 1,2,4 -> {rf_atrous} px")
+assert rf_plain == 1 + sum(d * (k - 1) for k, s, d in plain_layers) == 7
+assert rf_atrous == 1 + sum(d * (k - 1) for k, s, d in atrous_layers) == 15
+
+# %% [markdown]
+# The same stacks as real layers, with $C = 8$ channels: the parameter counts are equal
+# (each layer has $9C^2$ weights and $C$ biases), and the receptive field *measured* by
+# backpropagating from one output pixel (`measured_receptive_field`: which input pixels
+# get a nonzero gradient) agrees with the formula.
+
+# %%
+C = 8
+
+
+def conv_stack(dilations, channels=C):
+    """3x3 convolutions, 'same' padding, one per dilation (linear: no ReLU to hide pixels)."""
+    return nn.Sequential(*[nn.Conv2d(channels, channels, 3, padding=d, dilation=d) for d in dilations]).to(DEVICE)
+
+
+nn.init.manual_seed(0)
+plain, atrous = conv_stack([1, 1, 1]), conv_stack([1, 2, 4])
+params_plain, params_atrous = nn.count_parameters(plain), nn.count_parameters(atrous)
+measured_plain = measured_receptive_field(plain, (C, 31, 31))
+measured_atrous = measured_receptive_field(atrous, (C, 31, 31))
+print(f"dilations 1,1,1: {params_plain} parameters, measured field {measured_plain}")
+print(f"dilations 1,2,4: {params_atrous} parameters, measured field {measured_atrous}")
+assert params_plain == params_atrous == 3 * (9 * C * C + C)
+assert measured_plain == (rf_plain, rf_plain) and measured_atrous == (rf_atrous, rf_atrous)
+
+# %% [markdown]
+# What would 15 pixels cost without dilation? Seven undilated 3×3 layers
+# ($1 + 2 \cdot 7 = 15$), or a single 15×15 kernel. With dilations $1, 2, 4, 8, \dots$
+# the field grows *exponentially* with depth, $r = 2^{L+1} - 1$, while the parameters grow
+# only linearly.
+
+# %%
+ways_to_15 = {
+    "3 layers, d = 1,2,4": atrous,
+    "7 layers, d = 1": conv_stack([1] * 7),
+    "1 layer, 15×15": nn.Sequential(nn.Conv2d(C, C, 15, padding=7)).to(DEVICE),
+}
+params_15 = {name: nn.count_parameters(m) for name, m in ways_to_15.items()}
+for name, m in ways_to_15.items():
+    field = measured_receptive_field(m, (C, 31, 31))
+    print(f"{name:22s} field {field}, {params_15[name]:6d} parameters")
+    assert field == (15, 15)
+assert params_15["7 layers, d = 1"] == 7 * (9 * C * C + C)
+assert params_15["1 layer, 15×15"] == 15 * 15 * C * C + C
+assert [r.rf for r in arith.receptive_field_table([(3, 1, 2 ** l) for l in range(5)])] == [3, 7, 15, 31, 63]
+
+# %% [markdown]
+# ## 3. Depthwise-separable convolution
+#
+# A standard 3×3 convolution from $C$ to $C'$ channels mixes space and channels at once:
+# $9\,C\,C'$ weights. The separable version does one thing at a time:
+#
+# - **depthwise**: one 3×3 filter per input channel (`groups=C`): $9\,C$ weights;
+# - **pointwise**: a 1×1 convolution that mixes the channels: $C\,C'$ weights.
+#
+# Each output value of a convolution costs $(C_{in}/\text{groups}) \cdot K_H K_W$
+# multiply-adds, so on an $H \times W$ map (stride 1, same padding) the counts are
+# $HW \cdot 9CC'$ against $HW\,(9C + CC')$: a ratio of $\frac{1}{C'} + \frac19$.
+
+# %%
+C_in, C_out, H, W = 32, 64, 16, 16
+nn.init.manual_seed(1)
+standard = nn.Conv2d(C_in, C_out, 3, padding=1, bias=False).to(DEVICE)
+depthwise = nn.Conv2d(C_in, C_in, 3, padding=1, groups=C_in, bias=False).to(DEVICE)
+pointwise = nn.Conv2d(C_in, C_out, 1, bias=False).to(DEVICE)
+
+x = mf.tensor(np.random.default_rng(0).standard_normal((1, C_in, H, W)), device=DEVICE, dtype="float32")
+with mf.no_grad():
+    y_standard = standard(x)
+    y_depth = depthwise(x)
+    y_separable = pointwise(y_depth)
+
+
+def multiply_adds(layer, output):
+    """Multiply-adds of a convolution: every output value costs (C_in/groups)*KH*KW of them."""
+    return int(np.prod(output.shape)) * int(np.prod(layer.weight.shape[1:]))
+
+
+p_std = nn.count_parameters(standard)
+p_sep = nn.count_parameters(depthwise) + nn.count_parameters(pointwise)
+f_std = multiply_adds(standard, y_standard)
+f_sep = multiply_adds(depthwise, y_depth) + multiply_adds(pointwise, y_separable)
+print(f"parameters:    standard {p_std:7d}   separable {p_sep:6d}   ratio {p_sep / p_std:.3f}")
+print(f"multiply-adds: standard {f_std:7d}   separable {f_sep:6d}   ratio {f_sep / f_std:.3f}"
+      f"   (1/C' + 1/9 = {1 / C_out + 1 / 9:.3f})")
+assert y_standard.shape == y_separable.shape == (1, C_out, H, W)
+assert p_std == 9 * C_in * C_out and p_sep == C_in * 9 + C_in * C_out
+assert f_std == H * W * 9 * C_in * C_out and f_sep == H * W * (9 * C_in + C_in * C_out)
+assert np.isclose(f_sep / f_std, 1 / C_out + 1 / 9)
+
+# %% [markdown]
+# What does it give up? A separable convolution *is* a standard convolution, but one whose
+# kernel is restricted: the 3×3 filter from input channel $i$ to output channel $o$ must be
+# $P_{oi} \cdot D_i$, a scalar times that channel's depthwise filter. We build that full
+# kernel and check that an ordinary convolution with it gives the same output.
+
+# %%
+D = depthwise.weight.numpy()[:, 0]                     # (C_in, 3, 3): one filter per channel
+P = pointwise.weight.numpy()[:, :, 0, 0]               # (C_out, C_in): the channel mixer
+full_kernel = P[:, :, None, None] * D[None]            # (C_out, C_in, 3, 3)
+with mf.no_grad():
+    y_full = F.conv2d(x, mf.tensor(full_kernel, device=DEVICE), padding=1)
+err = np.abs(y_full.numpy() - y_separable.numpy()).max()
+print(f"separable conv vs standard conv with the factorised kernel: largest difference {err:.1e}")
+assert err < 1e-4
+
+# %% [markdown]
+# ## 4. ASPP: several receptive fields side by side
+#
+# Atrous spatial pyramid pooling runs parallel branches on the same feature map and
+# concatenates them: a 1×1 convolution, separable 3×3 convolutions at several rates (here
+# 2, 4, 6), and an **image-level** branch (global average pooling → 1×1 conv, copied back
+# to every position) that gives every pixel a summary of the whole image. A 1×1
+# convolution fuses the $R + 2$ branches. The spatial size is kept.
+
+# %%
+C_aspp_in, C_aspp, rates = 32, 16, (2, 4, 6)
+nn.init.manual_seed(2)
+aspp = ASPP(C_aspp_in, C_aspp, rates).to(DEVICE)
+feature_map = mf.tensor(np.random.default_rng(1).standard_normal((2, C_aspp_in, 8, 8)), device=DEVICE, dtype="float32")
+aspp.eval()
+with mf.no_grad():
+    fused = aspp(feature_map)
+print("ASPP:", feature_map.shape, "->", fused.shape)
+assert fused.shape == (2, C_aspp, 8, 8)
+
+# parameter count from the parts (BatchNorm has a scale and a shift per channel)
+def bn(c):
+    return 2 * c
+
+
+branch_1x1 = C_aspp_in * C_aspp + bn(C_aspp)
+branch_atrous = 9 * C_aspp_in + bn(C_aspp_in) + C_aspp_in * C_aspp + bn(C_aspp)
+image_branch = C_aspp_in * C_aspp + C_aspp
+fuse = (len(rates) + 2) * C_aspp * C_aspp + bn(C_aspp)
+aspp_params = branch_1x1 + len(rates) * branch_atrous + image_branch + fuse
+print(f"ASPP parameters: {nn.count_parameters(aspp)} (by the formula {aspp_params})")
+assert nn.count_parameters(aspp) == aspp_params
+
+fields = [arith.receptive_field([(1,)])] + [arith.receptive_field([(3, 1, r), (1,)]) for r in rates]
+print("receptive field of each branch (on the feature map):", fields, "+ the image branch: everything")
+assert fields == [1] + [2 * r + 1 for r in rates]
+
+# %%
+grid = np.zeros((13, 13))
+for r in sorted(rates, reverse=True):                  # draw the widest first
+    offsets = 6 + r * np.array([-1, 0, 1])
+    grid[np.ix_(offsets, offsets)] = r
+grid[6, 6] = 1                                         # the 1x1 branch (every 3x3 branch also has it)
+fig, ax = plt.subplots(figsize=(6.2, 4.6), constrained_layout=True)
+cmap = plt.get_cmap("viridis", 8)
+ax.imshow(np.ma.masked_equal(grid, 0), cmap=cmap, vmin=0, vmax=7)
+ax.set_xticks(np.arange(-0.5, 13), minor=True)
+ax.set_yticks(np.arange(-0.5, 13), minor=True)
+ax.grid(which="minor", color="0.75", lw=0.5)
+ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+from matplotlib.patches import Patch
+ax.legend(handles=[Patch(color=cmap(1), label="1×1 (centre)")] +
+          [Patch(color=cmap(r), label=f"rate {r}") for r in rates],
+          loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+ax.set_title(f"ASPP taps around one pixel: 1×1 and rates {', '.join(map(str, rates))}")
+fig.savefig(FIGURES / "aspp_taps.png", dpi=100)
+plt.close(fig)
+
+# %% [markdown]
+# ## 5. A small DeepLabv3+
+#
+# `DeepLabV3Plus` puts it together:
+#
+# - a backbone of (separable) convolutions with three stride-2 steps: **output stride 8**,
+#   where U-Net would go down to 16 or 32;
+# - two atrous separable convolutions (rates 2, 4) that keep growing the field at stride 8;
+# - ASPP;
+# - a light decoder: upsample ×2 to the stride-4 low-level features, concatenate (a skip
+#   connection, as in U-Net), refine, and upsample to the input size.
+
+# %%
+N, K, S = 2, 3, 64
+nn.init.manual_seed(3)
+model = DeepLabV3Plus(in_channels=3, num_classes=K, base_channels=8).to(DEVICE)
+model.eval()
+images = mf.tensor(np.random.default_rng(2).random((N, 3, S, S)), device=DEVICE, dtype="float32")
+with mf.no_grad():
+    scores = model(images)
+    low = model.low(model.stem(images))                 # the decoder's skip input
+    deep = model.mid(low)                               # where the atrous part works
+print(nn.summary(model, (1, 3, S, S), device=DEVICE))
+print(f"input {images.shape} -> scores {scores.shape}; low-level features {low.shape}, deep features {deep.shape}")
+assert scores.shape == (N, K, S, S)                     # one score per class per pixel
+assert low.shape[2:] == (S // 4, S // 4) and deep.shape[2:] == (S // 8, S // 8)
+
+# %% [markdown]
+# **Where the parameters went.** Every 3×3 convolution in this model is separable. Had
+# they been standard 3×3 convolutions, each `SeparableConv2d` ($C \to C'$) would need
+# $9CC'$ weights instead of $9C + CC'$.
+
+# %%
+separables = [m for m in model.modules() if isinstance(m, SeparableConv2d)]
+sep_weights = sum(m.depthwise.weight.size + m.pointwise.weight.size for m in separables)
+full_weights = sum(9 * m.depthwise.in_channels * m.pointwise.out_channels for m in separables)
+total = nn.count_parameters(model)
+print(f"{len(separables)} separable convolutions: {sep_weights} weights; as standard 3x3 convs: {full_weights}")
+print(f"whole model: {total} parameters; with standard convs it would have {total - sep_weights + full_weights}")
+assert sep_weights == sum(9 * m.depthwise.in_channels + m.depthwise.in_channels * m.pointwise.out_channels
+                          for m in separables)
+assert full_weights > 4 * sep_weights
+
+# %% [markdown]
+# **How far it sees.** Along its deepest path (stem, two strided separable convs, the two
+# atrous ones, the rate-6 ASPP branch) the formula of lesson 6 gives the field below, in
+# input pixels: the strides multiply every later dilation by 8. On a 64×64 input that is
+# more than the whole image; on top, ASPP's image-level branch connects every output pixel
+# to every input pixel. A plain stack of as many 3×3 convolutions (six) without strides
+# or dilation sees only $1 + 2 \cdot 6 = 13$ pixels. We measure both.
+
+# %%
+deepest_path = [(3, 2), (3, 2), (1,), (3, 2), (1,),              # stem, low, mid (stride 8)
+                (3, 1, 2), (1,), (3, 1, 4), (1,),                 # atrous: rates 2 and 4
+                (3, 1, 6), (1,), (1,)]                            # ASPP rate-6 branch, fusion
+rf_deeplab = arith.receptive_field(deepest_path)
+# by hand: r = 1 + sum of (k^ - 1) * jump, with jump 1, 2, 4, then 8 from the third stride on
+assert rf_deeplab == 1 + 2 * 1 + 2 * 2 + 2 * 4 + 4 * 8 + 8 * 8 + 12 * 8 == 207
+n_3x3 = sum(layer[0] == 3 for layer in deepest_path)              # six 3x3 convolutions
+plain_deep = conv_stack([1] * n_3x3)
+measured_deeplab = measured_receptive_field(model, (3, S, S))
+measured_plain_deep = measured_receptive_field(plain_deep, (C, S, S))
+print(f"DeepLabv3+: formula {rf_deeplab} px along the atrous path; measured {measured_deeplab} "
+      f"on a {S}x{S} input")
+print(f"{n_3x3} plain 3x3 convs: formula {arith.receptive_field([(3, 1, 1)] * n_3x3)} px; measured {measured_plain_deep}")
+assert measured_deeplab == (S, S)                                 # the whole image
+assert measured_plain_deep == (13, 13) == (arith.receptive_field([(3, 1, 1)] * n_3x3),) * 2
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [3, 2, 4]})
+ax = axes[0]
+names = list(params_15)
+ax.bar(names, [params_15[n] for n in names], color=["C0", "C1", "C3"])
+ax.set_ylabel("parameters")
+for i, n in enumerate(names):
+    ax.text(i, params_15[n], f"{params_15[n]}", ha="center", va="bottom")
+ax.margins(y=0.12)
+ax.set_title(f"three ways to see 15 px ({C} channels)")
+ax.tick_params(axis="x", labelsize=8)
+
+ax = axes[1]
+ax.bar(["standard 3×3", "separable"], [p_std, p_sep], color=["C3", "C0"])
+ax.set_title(f"{C_in} → {C_out} channels")
+ax.set_ylabel("parameters")
+for i, v in enumerate([p_std, p_sep]):
+    ax.text(i, v, f"{v}", ha="center", va="bottom")
+ax.margins(y=0.12)
+
+ax = axes[2]
+parts = [name for name, _ in model.named_children()]
+counts = [nn.count_parameters(m) for _, m in model.named_children()]
+ax.bar(parts, counts, color="C2")
+ax.set_title(f"small DeepLabv3+: {total} parameters by part")
+ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+fig.tight_layout()
+fig.savefig(FIGURES / "parameter_counts.png", dpi=100)
+plt.close(fig)
+
+# %% [markdown]
+# ## What to remember
+#
+# - Dilation $d$ spreads a kernel's taps $d$ pixels apart: effective size $d(k-1)+1$,
+#   same weights. Dilations $1, 2, 4$ see 15 px where $1, 1, 1$ see 7, at equal cost.
+# - A depthwise-separable convolution costs $9C + CC'$ instead of $9CC'$ weights and
+#   multiply-adds per pixel (a ratio of $1/C' + 1/9$); it is a standard convolution with
+#   a factorised kernel.
+# - ASPP looks at several scales at once, plus the whole image.
+# - DeepLabv3+ keeps output stride 8, grows its field with atrous convolutions, and
+#   recovers detail with a small decoder and one skip connection.

@@ -337,41 +337,6 @@ class Upsample(Module):
 # ---------------------------------------------------------------------------------------------
 # Containers
 # ---------------------------------------------------------------------------------------------
-class Sequential(Module):
-    """Apply modules one after another; children are named "0", "1", ... (or by the keys
-    of an OrderedDict): ``Sequential(Conv2d(3, 8, 3), ReLU())``."""
-
-    def __init__(self, *modules: Any) -> None:
-        super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
-            for name, m in modules[0].items():
-                self.add_module(name, m)
-        else:
-            for i, m in enumerate(modules):
-                self.add_module(str(i), m)
-
-    def append(self, module: Module) -> "Sequential":
-        self.add_module(str(len(self)), module)
-        return self
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def __getitem__(self, index: int | slice) -> Any:
-        items = list(self._modules.items())
-        if isinstance(index, slice):
-            return Sequential(OrderedDict(items[index]))
-        return items[_index(index, len(items))][1]
-
-    def forward(self, x: Any) -> Any:
-        for m in self._modules.values():
-            x = m(x)
-        return x
-
-
 class ModuleList(Module):
     """A list of modules whose parameters the parent sees, children named by index
     (``down.0.conv1.weight``). It has no forward: the parent decides how to call them."""
@@ -396,10 +361,36 @@ class ModuleList(Module):
         return iter(self._modules.values())
 
     def __getitem__(self, index: int | slice) -> Any:
-        items = list(self._modules.values())
+        items = list(self._modules.items())
         if isinstance(index, slice):
-            return ModuleList(items[index])
-        return items[_index(index, len(items))]
+            return self._from_items(items[index])
+        return items[_index(index, len(items))][1]
+
+    @classmethod
+    def _from_items(cls, items: list) -> "ModuleList":
+        return cls(m for _, m in items)
+
+
+class Sequential(ModuleList):
+    """Apply modules one after another; children are named "0", "1", ... (or by the keys
+    of an OrderedDict): ``Sequential(Conv2d(3, 8, 3), ReLU())``."""
+
+    def __init__(self, *modules: Any) -> None:
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            Module.__init__(self)
+            for name, m in modules[0].items():
+                self.add_module(name, m)
+        else:
+            super().__init__(modules)
+
+    @classmethod
+    def _from_items(cls, items: list) -> "Sequential":
+        return cls(OrderedDict(items))  # a slice keeps the children's names
+
+    def forward(self, x: Any) -> Any:
+        for m in self:
+            x = m(x)
+        return x
 
 
 def _index(index: Any, length: int) -> int:

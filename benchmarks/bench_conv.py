@@ -1,7 +1,7 @@
 """Convolution speed next to the machine's matrix-product speed, and the im2col workspace.
 
     PYTHONPATH=. python benchmarks/bench_conv.py [--device cpu|cuda] [--batch 8] [--repeat 3]
-                                                 [--limit-mib 256]
+                                                 [--limit-mib 256] [--clock wall|cpu]
 
 For U-Net-like float32 layers (3x3 kernels) it reports the best of ``repeat`` runs of
 conv2d forward and forward+backward (gradients for x, weight and bias) in GFLOP/s, the
@@ -14,6 +14,12 @@ FLOPs: forward 2·N·C_out·OH·OW·(C_in/groups)·KH·KW (one multiply-add per 
 output pixel); forward+backward counts 3x that (the input and the weight gradient are
 one product each of the same size). Target: forward+backward >= 70% of the matrix-product
 rate for the layers with 64 or more channels.
+
+On a machine shared with other work, wall-clock rates swing with the load; ``--clock cpu``
+times CPU seconds instead (process_time, all threads summed), which measures the work
+done rather than the waiting. With ``OPENBLAS_NUM_THREADS=1`` that is the per-core
+efficiency; with several BLAS threads it hides that the copies (im2col, col2im) run on
+one core while the matrix products use them all.
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ import time
 import numpy as np
 
 import minifcn as mf
+import timing  # benchmarks/timing.py, beside this script
 from minifcn import backend
 from minifcn.functional import conv as conv_module
 from minifcn.functional import im2col as im2col_module
@@ -40,20 +47,11 @@ LAYERS = [
 ]
 
 
+clock = time.perf_counter  # --clock cpu: time.process_time, CPU seconds of all threads
+
+
 def best_time(fn, xp, repeat: int) -> float:
-    """Best wall time of ``repeat`` runs in seconds, after one warm-up (GPU: synchronised)."""
-    def sync():
-        if xp is not np:
-            xp.cuda.Device().synchronize()
-    fn()
-    sync()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return timing.best_time(fn, xp, repeat, clock)
 
 
 def matmul_gflops(xp, repeat: int, n: int = 2048) -> float:
@@ -99,12 +97,16 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--limit-mib", type=float, default=256)
+    ap.add_argument("--clock", default="wall", choices=["wall", "cpu"])
     args = ap.parse_args()
+    global clock
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     xp = backend.module_for(args.device)
     conv_module.workspace_limit = int(args.limit_mib * 2**20)
 
-    print(f"device {args.device}, float32, N={args.batch}, workspace limit {args.limit_mib:g} MiB; "
-          f"matmul = 2048^3 float32 product, best of the runs just before and after each layer")
+    print(f"device {args.device}, float32, N={args.batch}, workspace limit {args.limit_mib:g} MiB, "
+          f"{args.clock} clock; matmul = 2048^3 float32 product, best of the runs just before and "
+          "after each layer")
     print(f"{'layer':31s} {'fwd GF/s':>9s} {'fwd+bwd GF/s':>13s} {'matmul GF/s':>12s} {'fwd+bwd/matmul':>15s} "
           f"{'fwd+bwd ms':>11s} {'workspace MiB':>14s}")
     mm = matmul_gflops(xp, args.repeat)

@@ -11,29 +11,13 @@ the reference.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 import minifcn as mf
+from timing import best_time  # benchmarks/timing.py, beside this script
 from minifcn import backend
 from minifcn import functional as F
-
-
-def best_time(fn, xp, repeat: int) -> float:
-    """Best wall time of ``repeat`` runs in ms, after one warm-up (GPU: synchronised)."""
-    def sync():
-        if xp is not np:
-            xp.cuda.Device().synchronize()
-    fn()
-    sync()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return 1e3 * min(times)
 
 
 def main() -> None:
@@ -68,7 +52,7 @@ def main() -> None:
     print(f"x {tuple(data.shape)} float32 on {args.device}, best of {args.repeat}")
     reference = None
     for name, fn in rows:
-        ms = best_time(fn, xp, args.repeat)
+        ms = 1e3 * best_time(fn, xp, args.repeat)
         reference = reference or ms
         print(f"  {name:45s} {ms:9.2f} ms   {ms / reference:5.2f}x reference")
 

@@ -73,17 +73,23 @@ def windows(x: Any, kernel: Pair, stride: Pair = (1, 1), padding: Padding = ((0,
 
 
 def im2col(x: Any, kernel: Pair, stride: Pair = (1, 1), padding: Padding = ((0, 0), (0, 0)),
-           dilation: Pair = (1, 1), out_size: Pair | None = None) -> Any:
+           dilation: Pair = (1, 1), out_size: Pair | None = None, out: Any = None) -> Any:
     """Columns (C·KH·KW, N·OH·OW) of the windows of x (N, C, H, W): one contiguous copy.
 
     Rows are ordered (c, i, j), like a weight (C_out, C, KH, KW) flattened to
     (C_out, C·KH·KW), and the rows of one group of channels are contiguous, so a grouped
     convolution views the columns as (groups, C/groups·KH·KW, N·OH·OW) for free.
+    ``out``, a contiguous array of that shape, receives the copy instead of a new array.
     """
     xp = array_module(x)
     v = windows(x, kernel, stride, padding, dilation, out_size)      # (N, C, KH, KW, OH, OW)
     N, C, KH, KW, OH, OW = v.shape
-    cols = xp.ascontiguousarray(v.transpose(1, 2, 3, 0, 4, 5)).reshape(C * KH * KW, N * OH * OW)
+    v = v.transpose(1, 2, 3, 0, 4, 5)                                 # (C, KH, KW, N, OH, OW)
+    if out is None:
+        cols = xp.ascontiguousarray(v).reshape(C * KH * KW, N * OH * OW)
+    else:
+        cols = out
+        cols.reshape(v.shape)[...] = v
     _record(cols.nbytes)
     return cols
 

@@ -49,7 +49,7 @@ class TrainConfig:
     num_classes: int = 3             # synthetic set only (a folder data set knows its own)
     samples: int = 320               # synthetic set only: images generated
     image_size: int = 64
-    epochs: int = 12
+    epochs: int = 6
     batch_size: int = 8
     lr: float = 3e-3
     weight_decay: float = 0.0

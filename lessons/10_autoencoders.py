@@ -1,0 +1,224 @@
+# %% [markdown]
+# # Lesson 10 — Autoencoders: compress, then denoise
+#
+# An **autoencoder** is an encoder–decoder network trained to give back its own input:
+#
+# $$x \;\xrightarrow{\text{encoder } f}\; z = f(x) \;\xrightarrow{\text{decoder } g}\;
+#   \hat x = g(z), \qquad \text{loss} = \lVert \hat x - x \rVert^2 .$$
+#
+# That sounds pointless — the identity map solves it — unless the network is *stopped*
+# from copying. Two classic ways:
+#
+# 1. a **bottleneck**: the code $z$ holds fewer numbers than $x$, so the network must
+#    *compress*: keep what matters, drop the rest;
+# 2. **denoising** (Vincent et al., 2008): feed a *corrupted* $\tilde x$ and ask for the
+#    clean $x$, $\;\text{loss} = \lVert g(f(\tilde x)) - x \rVert^2$. Copying the input now
+#    copies the noise too; to do better the network must learn what clean images look like.
+#
+# The same encoder–decoder shape is the skeleton of every segmentation network in this
+# course; here its target is an image instead of a label map.
+
+# %%
+import numpy as np
+import minifcn as mf
+from minifcn import functional as F, nn, arith, metrics
+from minifcn.plotting import lesson_setup, pyplot
+DEVICE, FIGURES = lesson_setup("10_autoencoders")
+plt = pyplot()
+
+from minifcn import optim
+from minifcn.data import SyntheticShapes
+from minifcn.models import DenoisingAutoencoder
+
+# %% [markdown]
+# ## The network and its bottleneck
+#
+# `DenoisingAutoencoder(in_channels, base_channels, depth, latent_channels)`: the encoder
+# is `depth` stride-2 $3 \times 3$ convolutions (each halves the sides) and a $1 \times 1$
+# convolution down to `latent_channels`; the decoder mirrors it with stride-2 transposed
+# convolutions and ends in a sigmoid (images live in $[0, 1]$). For a $C \times H \times W$
+# input the code is $L \times \frac{H}{2^d} \times \frac{W}{2^d}$, so the
+# **compression ratio** is
+#
+# $$\frac{C H W}{L \cdot \frac{H}{2^d} \cdot \frac{W}{2^d}} = \frac{C \cdot 4^d}{L}.$$
+
+# %%
+SIZE, BASE, DEPTH, LATENT, NOISE, SEED = 32, 8, 2, 8, 0.3, 0
+nn.init.manual_seed(SEED)                     # the same initial weights every run
+model = DenoisingAutoencoder(in_channels=1, base_channels=BASE, depth=DEPTH, latent_channels=LATENT,
+                             corruption="gaussian", noise=NOISE).to(DEVICE)
+print(nn.summary(model, (1, 1, SIZE, SIZE), device=DEVICE))
+
+with mf.no_grad():
+    code = model.encode(mf.tensor(np.zeros((1, 1, SIZE, SIZE), np.float32), device=DEVICE))
+ratio = model.compression_ratio((1, SIZE, SIZE))
+print(f"input 1 x {SIZE} x {SIZE} = {SIZE * SIZE} numbers; code {code.shape[1:]} = {code.data.size} numbers; "
+      f"compression ratio {ratio}")
+assert ratio == 1 * 4 ** DEPTH / LATENT == SIZE * SIZE / code.data.size == 2.0
+
+# %% [markdown]
+# The ratio grows by 4 with every extra level and shrinks with more code channels. A few
+# settings, each checked against the code a real encoder produces:
+
+# %%
+print(" depth  latent  code shape     ratio")
+for depth in (1, 2, 3):
+    for latent in (2, 8, 32):
+        ae = DenoisingAutoencoder(1, 4, depth, latent)
+        with mf.no_grad():
+            z = ae.encode(mf.tensor(np.zeros((1, 1, SIZE, SIZE), np.float32)))
+        r = ae.compression_ratio((1, SIZE, SIZE))
+        print(f"{depth:6d}  {latent:6d}  {str(z.shape[1:]):13s}  {r:6.2f}")
+        assert r == 4 ** depth / latent == SIZE * SIZE / z.data.size
+
+# %% [markdown]
+# ## The images
+#
+# If scikit-image is installed (it is optional: `pip install scikit-image`), we use a real
+# photograph that ships with it, the classic "cameraman", at half resolution
+# ($256 \times 256$): we train on random $32 \times 32$ crops from its top three quarters
+# and test on the 16 tiles of its bottom quarter, which the network never sees.
+# Otherwise we use the synthetic shapes of the earlier lessons, in grey and without noise:
+# 128 for training, 16 others for testing. Either way the clean images lie in $[0, 1]$.
+
+# %%
+try:
+    import skimage.data
+    photo = skimage.data.camera().astype(np.float32) / 255            # (512, 512) in [0, 1]
+    photo = photo.reshape(256, 2, 256, 2).mean(axis=(1, 3))           # 2x2 block means
+    top, bottom = photo[:192], photo[192:]
+    crops = np.random.default_rng(0).integers(0, [192 - SIZE + 1, 256 - SIZE + 1], (256, 2))
+    train_clean = np.stack([top[r:r + SIZE, c:c + SIZE] for r, c in crops])[:, None]
+    test_clean = bottom.reshape(2, SIZE, 8, SIZE).transpose(0, 2, 1, 3).reshape(16, 1, SIZE, SIZE)
+    SOURCE = "cameraman (scikit-image)"
+except ImportError:
+    train_clean, _ = SyntheticShapes(128, image_size=SIZE, seed=0, noise=0.0, channels=1).arrays()
+    test_clean, _ = SyntheticShapes(16, image_size=SIZE, seed=1, noise=0.0, channels=1).arrays()
+    SOURCE = "synthetic shapes"
+train_clean = np.ascontiguousarray(train_clean, np.float32)
+test_clean = np.ascontiguousarray(test_clean, np.float32)
+print(f"images: {SOURCE}; train {train_clean.shape}, test {test_clean.shape}")
+assert 0 <= train_clean.min() and train_clean.max() <= 1
+
+# %% [markdown]
+# ## Corruption
+#
+# `model.corrupt(x, rng)` adds Gaussian noise of standard deviation $\sigma = 0.3$ and
+# clips to $[0, 1]$ (with `corruption="mask"` it would instead zero each pixel with
+# probability `noise`). We measure everything by the **mean squared error** against the
+# clean image, $\text{MSE}(a) = \frac{1}{NHW}\sum (a - x)^2$. Doing nothing — returning
+# the noisy image — is the bar to beat; without clipping its MSE would be $\sigma^2 = 0.09$,
+# clipping makes it a little smaller. The test images get one fixed corruption, so every
+# method below is scored on the same noisy pictures.
+
+# %%
+def mse(a, clean: np.ndarray) -> float:
+    """Mean squared error of a Tensor (any device) against clean host images."""
+    return float(np.mean((a.numpy() - clean) ** 2))
+
+
+test_x = mf.tensor(test_clean, device=DEVICE)
+test_noisy = model.corrupt(test_x, np.random.default_rng(1234))
+noisy_mse = mse(test_noisy, test_clean)
+print(f"MSE of the noisy test images: {noisy_mse:.4f}  (sigma^2 = {NOISE ** 2:.2f})")
+assert 0 < noisy_mse < NOISE ** 2
+
+# %% [markdown]
+# ## Train to denoise
+#
+# Every step draws a mini-batch of clean images, corrupts them with *fresh* noise (so the
+# network never sees the same noisy picture twice), and asks for the clean ones back:
+# $\text{loss} = \text{MSE}(g(f(\tilde x)), x)$, minimised with Adam. Many small batches
+# work better here than few big ones: at first the network only reproduces a blurred,
+# low-resolution version of the image, and it takes a number of steps to learn to put the
+# edges back.
+
+# %%
+STEPS, BATCH, LR = 120, 8, 0.01
+opt = optim.Adam(model.parameters(), lr=LR)
+rng = np.random.default_rng(SEED)
+losses = []
+for step in range(STEPS):
+    clean = mf.tensor(train_clean[rng.choice(len(train_clean), BATCH, replace=False)], device=DEVICE)
+    loss = F.mse_loss(model(model.corrupt(clean, rng)), clean)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    losses.append(float(loss.numpy()))
+print(f"training loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+
+# %% [markdown]
+# ## Did it learn to denoise?
+#
+# On the held-out test images: the denoised error must be below the noisy error.
+
+# %%
+model.eval()
+with mf.no_grad():
+    test_denoised = model(test_noisy)
+denoised_mse = mse(test_denoised, test_clean)
+print(f"test MSE: noisy {noisy_mse:.4f}, denoised {denoised_mse:.4f} "
+      f"({noisy_mse / denoised_mse:.1f}x smaller)")
+assert denoised_mse < noisy_mse                      # denoised error below noisy error
+assert denoised_mse < 0.5 * noisy_mse                # ... and by a clear margin
+
+# %% [markdown]
+# A reality check: the simplest denoiser is a $3 \times 3$ **box blur**, each pixel replaced
+# by the mean of its neighbourhood (`F.avg_pool2d` with stride 1). It removes much of the
+# noise too, but it also smears every edge. On the synthetic shapes (flat regions, sharp
+# edges) our small network beats it clearly after these 120 steps; on the photograph,
+# with its fine textures, the two come out close (in our runs the network won most of the
+# time). Nobody told the network about flat regions and edges: trained only on (noisy,
+# clean) pairs, it found out by itself what to keep and what to throw away.
+
+# %%
+blurred = F.avg_pool2d(test_noisy, 3, stride=1, padding=1, count_include_pad=False)
+blur_mse = mse(blurred, test_clean)
+print(f"test MSE: 3x3 box blur {blur_mse:.4f}, autoencoder {denoised_mse:.4f} "
+      f"({'autoencoder' if denoised_mse < blur_mse else 'blur'} is better)")
+
+# %%
+SHOW = 6
+rows = [("clean", test_clean), ("noisy", test_noisy.numpy()), ("denoised", test_denoised.numpy())]
+fig, axes = plt.subplots(3, SHOW, figsize=(1.8 * SHOW, 5.8))
+for i, (name, images) in enumerate(rows):
+    for j in range(SHOW):
+        axes[i, j].imshow(images[j, 0], cmap="gray", vmin=0, vmax=1)
+        axes[i, j].set_xticks([]), axes[i, j].set_yticks([])
+    axes[i, 0].set_ylabel(name)
+fig.suptitle(f"{SOURCE}: test MSE noisy {noisy_mse:.4f}, denoised {denoised_mse:.4f}")
+fig.tight_layout()
+fig.savefig(FIGURES / "denoising.png", dpi=100)
+plt.close(fig)
+
+# %% [markdown]
+# ## What is in the code?
+#
+# The bottleneck of one test image: 8 maps of $8 \times 8$, half as many numbers as the
+# image (blue negative, red positive). The decoder rebuilds the whole picture from these
+# alone.
+
+# %%
+with mf.no_grad():
+    z = model.encode(test_noisy).numpy()
+fig, axes = plt.subplots(1, LATENT + 1, figsize=(1.5 * (LATENT + 1), 1.9))
+axes[0].imshow(test_clean[0, 0], cmap="gray", vmin=0, vmax=1)
+axes[0].set_title("image", fontsize=8)
+for k in range(LATENT):
+    axes[k + 1].imshow(z[0, k], cmap="coolwarm", vmin=-np.abs(z[0]).max(), vmax=np.abs(z[0]).max())
+    axes[k + 1].set_title(f"code {k}", fontsize=8)
+for ax in axes:
+    ax.set_xticks([]), ax.set_yticks([])
+fig.tight_layout()
+fig.savefig(FIGURES / "code.png", dpi=100)
+plt.close(fig)
+assert z.shape == (len(test_clean), LATENT, SIZE // 2 ** DEPTH, SIZE // 2 ** DEPTH)
+
+# %% [markdown]
+# ## What to remember
+#
+# - An autoencoder learns $g(f(x)) \approx x$; a bottleneck (compression ratio
+#   $C \cdot 4^d / L$ here) or a corrupted input keeps it from learning the identity.
+# - A **denoising** autoencoder is trained on pairs (corrupted, clean) with an MSE loss,
+#   fresh corruption every step; on images it never saw, its output is much closer to the
+#   clean image than the noisy input was.

@@ -23,7 +23,7 @@
 import numpy as np
 import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
-from minifcn.plotting import lesson_setup, pyplot
+from minifcn.plotting import image_grid, lesson_setup, pyplot
 DEVICE, FIGURES = lesson_setup("09_unet")
 plt = pyplot()
 
@@ -132,20 +132,10 @@ assert unet_losses[-1] < 0.5 * unet_losses[0]
 
 # %%
 SHOW = 4
-pred_host = mf.backend.to_numpy(unet_pred)
-fig, axes = plt.subplots(3, SHOW, figsize=(2.2 * SHOW, 6.6))
-for j in range(SHOW):
-    axes[0, j].imshow(test_x[j].transpose(1, 2, 0))
-    axes[1, j].imshow(test_y[j], cmap="gray", vmin=0, vmax=1)
-    axes[2, j].imshow(pred_host[j], cmap="gray", vmin=0, vmax=1)
-for row, name in enumerate(["input", "truth", "U-Net"]):
-    axes[row, 0].set_ylabel(name)
-for ax in axes.ravel():
-    ax.set_xticks([]), ax.set_yticks([])
-fig.suptitle(f"U-Net after {STEPS} steps (test images)")
-fig.tight_layout()
-fig.savefig(FIGURES / "predictions.png", dpi=100)
-plt.close(fig)
+MASK = {"cmap": "gray", "vmin": 0, "vmax": 1}
+image_grid(FIGURES / "predictions.png",
+           [("input", test_x[:SHOW]), ("truth", test_y[:SHOW], MASK), ("U-Net", unet_pred[:SHOW], MASK)],
+           title=f"U-Net after {STEPS} steps (test images)")
 
 # %% [markdown]
 # ## Ablation: the same network without skip connections
@@ -171,21 +161,10 @@ assert unet_dice.mean() > plain_dice.mean() + 0.03       # skips give a higher D
 # tells the decoder where the edges were at full resolution.
 
 # %%
-plain_host = mf.backend.to_numpy(plain_pred)
-fig, axes = plt.subplots(4, SHOW, figsize=(2.2 * SHOW, 8.8))
-for j in range(SHOW):
-    axes[0, j].imshow(test_x[j].transpose(1, 2, 0))
-    axes[1, j].imshow(test_y[j], cmap="gray", vmin=0, vmax=1)
-    axes[2, j].imshow(pred_host[j], cmap="gray", vmin=0, vmax=1)
-    axes[3, j].imshow(plain_host[j], cmap="gray", vmin=0, vmax=1)
-for row, name in enumerate(["input", "truth", "with skips", "without skips"]):
-    axes[row, 0].set_ylabel(name)
-for ax in axes.ravel():
-    ax.set_xticks([]), ax.set_yticks([])
-fig.suptitle(f"mean Dice: with skips {unet_dice.mean():.3f}, without {plain_dice.mean():.3f}")
-fig.tight_layout()
-fig.savefig(FIGURES / "skip_ablation.png", dpi=100)
-plt.close(fig)
+image_grid(FIGURES / "skip_ablation.png",
+           [("input", test_x[:SHOW]), ("truth", test_y[:SHOW], MASK), ("with skips", unet_pred[:SHOW], MASK),
+            ("without skips", plain_pred[:SHOW], MASK)],
+           title=f"mean Dice: with skips {unet_dice.mean():.3f}, without {plain_dice.mean():.3f}")
 
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.plot(unet_losses, label="with skips")

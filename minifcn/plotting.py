@@ -108,3 +108,30 @@ def lesson_setup(lesson: str) -> tuple[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"lesson {lesson}: device {device}; figures are saved under {folder}")
     return device, folder
+
+
+def image_grid(path: Any, rows: list, title: str | None = None, size: float = 2.2) -> None:
+    """Save a grid of pictures: one row per ``(label, images, imshow_options)``, one column per image.
+
+    ``images`` are (H, W) maps or (C, H, W) images (C = 3 shown in colour, C = 1 in grey), e.g.
+    ``[("input", x), ("truth", y, {"cmap": "tab10", "vmin": 0, "vmax": 9})]``.
+    """
+    plt = pyplot()
+    columns = max(len(row[1]) for row in rows)
+    fig, axes = plt.subplots(len(rows), columns, figsize=(size * columns, size * len(rows)), squeeze=False)
+    for r, (label, images, *options) in enumerate(rows):
+        for c, picture in enumerate(images):
+            picture = mf.backend.to_numpy(picture)
+            if picture.ndim == 3:
+                picture = picture.transpose(1, 2, 0) if picture.shape[0] == 3 else picture[0]
+            kwargs = dict(options[0]) if options else ({"cmap": "gray"} if picture.ndim == 2 else {})
+            axes[r, c].imshow(picture, **kwargs)
+        axes[r, 0].set_ylabel(label)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -34,7 +34,7 @@ from . import nn, optim
 from .checkpoint import load, save
 from .data import Compose, DataLoader, FolderDataset, SyntheticShapes, random_flip, random_rot90, random_split
 from .models import MODELS
-from .plotting import pyplot
+from .plotting import image_grid, pyplot
 
 
 class TrainingDiverged(RuntimeError):
@@ -331,23 +331,12 @@ def plot_curves(path: Path, history: list[dict]) -> None:
 
 def plot_predictions(path: Path, model: nn.Module, dataset: Any, device: str, n: int = 4) -> None:
     """A grid: input / ground truth / prediction for the first ``n`` images of ``dataset``."""
-    plt = pyplot()
     n = min(n, len(dataset))
     images = np.stack([dataset[i][0] for i in range(n)])
     masks = np.stack([dataset[i][1] for i in range(n)])
     model.eval()
     with mf.no_grad():
-        pred = backend.to_numpy(model(mf.tensor(images, device=device)).data.argmax(axis=1))
+        pred = model(mf.tensor(images, device=device)).data.argmax(axis=1)
     model.train()
-    fig, axes = plt.subplots(n, 3, figsize=(7.5, 2.5 * n), squeeze=False)
-    for i in range(n):
-        img = images[i].transpose(1, 2, 0)
-        for ax, picture, title in zip(axes[i], (img if img.shape[2] == 3 else img[..., 0], masks[i], pred[i]),
-                                      ("input", "ground truth", "prediction")):
-            ax.imshow(picture, cmap=None if picture.ndim == 3 else ("gray" if title == "input" else "tab10"),
-                      vmin=0, vmax=None if title == "input" else 9)
-            ax.set_title(title if i == 0 else "")
-            ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    labels = {"cmap": "tab10", "vmin": 0, "vmax": 9, "interpolation": "nearest"}
+    image_grid(path, [("input", images), ("ground truth", masks, labels), ("prediction", pred, labels)])

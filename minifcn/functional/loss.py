@@ -30,12 +30,13 @@ from ..autograd import Function, Tensor, as_tensor
 from .activation import sigmoid, softmax
 
 REDUCTIONS = ("mean", "sum", "none")
+MODES = ("multiclass", "binary")
 
 
 # ---- argument checking ------------------------------------------------------------------
-def _check_reduction(reduction: str, fn: str) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{fn}: reduction={reduction!r} is not one of {REDUCTIONS}")
+def _check_choice(name: str, value: str, allowed: tuple, fn: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{fn}: {name}={value!r} is not one of {allowed}")
 
 
 def _logits(x: Any, fn: str, name: str = "logits") -> Tensor:
@@ -212,7 +213,7 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
     "sum" gives Σℓ, "none" ℓ with the target's shape.
     """
     fn = "cross_entropy"
-    _check_reduction(reduction, fn)
+    _check_choice("reduction", reduction, REDUCTIONS, fn)
     logits = _logits(logits, fn)
     _check_ignore_index(ignore_index, fn)
     labels = _labels(target, logits, fn)
@@ -268,7 +269,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any, pos_weight: An
     p > 1 favouring recall. "mean" averages over every element.
     """
     fn = "binary_cross_entropy_with_logits"
-    _check_reduction(reduction, fn)
+    _check_choice("reduction", reduction, REDUCTIONS, fn)
     logits = _logits(logits, fn)
     target = _on_device(target, logits, "target", fn)
     if tuple(target.shape) != logits.shape:
@@ -333,9 +334,8 @@ def focal_loss(logits: Tensor, target: Any, gamma: float = 2.0, alpha: Any = Non
     multiclass loss equals ``cross_entropy`` and the binary one BCE-with-logits.
     """
     fn = "focal_loss"
-    _check_reduction(reduction, fn)
-    if mode not in ("multiclass", "binary"):
-        raise ValueError(f"{fn}: mode={mode!r} is not one of ('multiclass', 'binary')")
+    _check_choice("reduction", reduction, REDUCTIONS, fn)
+    _check_choice("mode", mode, MODES, fn)
     if not gamma >= 0:
         raise ValueError(f"{fn}: gamma={gamma} must be >= 0")
     logits = _logits(logits, fn)
@@ -401,9 +401,8 @@ def dice_loss(logits: Tensor, target: Any, num_classes: int | None = None, smoot
     Reduction over classes: "mean", "sum" or "none" (the per-class losses).
     """
     fn = "dice_loss"
-    _check_reduction(reduction, fn)
-    if mode not in ("multiclass", "binary"):
-        raise ValueError(f"{fn}: mode={mode!r} is not one of ('multiclass', 'binary')")
+    _check_choice("reduction", reduction, REDUCTIONS, fn)
+    _check_choice("mode", mode, MODES, fn)
     if not smooth >= 0:
         raise ValueError(f"{fn}: smooth={smooth} must be >= 0")
     logits = _logits(logits, fn)
@@ -436,7 +435,7 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     A target Tensor that requires a gradient receives one, as in PyTorch.
     """
     fn = "mse_loss"
-    _check_reduction(reduction, fn)
+    _check_choice("reduction", reduction, REDUCTIONS, fn)
     pred = _logits(pred, fn, "pred")
     if not (isinstance(target, Tensor) and target.requires_grad):
         target = _on_device(target, pred, "target", fn, like_is="pred is").astype(pred.dtype, copy=False)

@@ -51,14 +51,20 @@ def classes():
             "cupy.cuda.Device": cupy.cuda.Device}
 
 
-def write_names() -> None:
-    import cupy
-
+def collect_names() -> set[str]:
+    """The qualified public names of the installed CuPy (modules and classes above)."""
     names = set()
     for mod_name in MODULES:
         names.update(f"{mod_name}.{n}" for n in public(importlib.import_module(mod_name)))
     for cls_name, cls in classes().items():
         names.update(f"{cls_name}.{n}" for n in public(cls))
+    return names
+
+
+def write_names() -> None:
+    import cupy
+
+    names = collect_names()
     OUT.write_text("".join(f"{n}\n" for n in sorted(names)))
     print(f"wrote {len(names)} names from CuPy {cupy.__version__} to {OUT}")
 

@@ -66,7 +66,7 @@ class TrainConfig:
     def check(self) -> "TrainConfig":
         if self.model not in MODELS:
             raise ValueError(f"model={self.model!r} is not known; use one of {sorted(MODELS)}")
-        backend.check_device(self.device)
+        backend.module_for(self.device)  # fails now, with what to install, if "cuda" cannot run
         if self.loss not in ("ce", "dice", "ce+dice"):
             raise ValueError(f"loss={self.loss!r} must be 'ce', 'dice' or 'ce+dice'")
         if self.schedule not in (None, "cosine", "step"):
@@ -205,10 +205,10 @@ def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: b
     ``on_batch(epoch, batch)`` is called before each batch (tests use it to inject a crash).
     """
     cfg.check()
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     train_set, val_set, channels, classes = build_data(cfg)
     model = build_model(cfg, channels, classes).to(cfg.device)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)  # only once the data and the model are fine
     opt = optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     train_loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, drop_last=True)
     if len(train_loader) == 0:

@@ -473,3 +473,22 @@ def test_helper_errors(device):
         F.class_weights(to_xp(np.full((2, 2), 255), device), 4, ignore_index=255)
     with pytest.raises(ValueError, match=r"labels must be \(N, H, W\) or \(H, W\), got shape \(4,\)"):
         F.class_weights(to_xp(np.zeros(4, dtype=np.int64), device), 2)
+
+
+@given(seed=st.integers(0, 2**16), k=st.integers(2, 4), weighted=st.booleans(), ignore=st.booleans())
+def test_simple_form_equals_fused_cross_entropy(device, seed, k, weighted, ignore):
+    """The composed, readable cross-entropy and the fused one agree in value and gradient."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((2, k, 3, 4))
+    t = rng.integers(0, k, (2, 3, 4))
+    if ignore:
+        t[0, 0, :2] = -100
+    w = to_xp(rng.uniform(0.5, 2.0, k), device) if weighted else None
+    grads = []
+    for fn in (F.cross_entropy, F.cross_entropy_simple):
+        x = mf.Tensor(to_xp(z, device), requires_grad=True)
+        loss = fn(x, to_xp(t, device), weight=w)
+        loss.backward()
+        grads.append((loss.item(), mf.backend.to_numpy(x.grad)))
+    assert grads[0][0] == pytest.approx(grads[1][0], rel=1e-12)
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-10, atol=1e-14)

@@ -6,8 +6,8 @@ the friendly entry points that check arguments and call them.
 from .basic import (abs, add, astype, cat, clip, div, exp, getitem, log, matmul, max, mean, min,  # noqa: F401
                     mul, neg, pad, pow, reshape, sqrt, stack, sub, sum, transpose, where)
 from .activation import dropout, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
-from .loss import (binary_cross_entropy_with_logits, class_weights, cross_entropy, dice_loss,  # noqa: F401
-                   focal_loss, mse_loss, one_hot)
+from .loss import (binary_cross_entropy_with_logits, class_weights, cross_entropy,  # noqa: F401
+                   cross_entropy_simple, dice_loss, focal_loss, mse_loss, one_hot)
 from .norm import batch_norm  # noqa: F401
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
 from .unpool import max_unpool2d, unpool_bed_of_nails, unpool_nearest  # noqa: F401

@@ -224,6 +224,26 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
     return CrossEntropy(labels, weight, ignore_index, reduction)(logits)
 
 
+def cross_entropy_simple(logits: Tensor, target: Any, weight: Any = None, ignore_index: int = -100) -> Tensor:
+    """The same weighted mean cross-entropy, composed from ops a student already knows.
+
+    ℓ = -Σ_pixels w[t] log softmax(z)[t] / Σ_pixels w[t]: log_softmax, a one-hot mask that
+    picks the target class (zero at ignored pixels), a product and two sums, all through
+    autograd. It reads like the formula; ``cross_entropy`` is the fused form that runs
+    (one pass, no one-hot array), and the tests check that the two agree.
+    """
+    from .activation import log_softmax
+    fn = "cross_entropy_simple"
+    logits = _logits(logits, fn)
+    labels = _labels(target, logits, fn)
+    xp, K = logits.xp, logits.shape[1]
+    valid = labels != ignore_index
+    mask = one_hot(xp.where(valid, labels, 0), K, axis=1, dtype=logits.dtype) * xp.expand_dims(valid, 1)
+    if weight is not None:
+        mask = mask * _class_vector(weight, logits, K, "weight", fn).reshape((1, K) + (1,) * (logits.ndim - 2))
+    return -(log_softmax(logits, axis=1) * mask).sum() / mask.sum()
+
+
 # ---- sigmoid losses on binary targets ---------------------------------------------------------
 def _softplus(xp: Any, x: Any) -> Any:
     """log(1 + eˣ) = max(x, 0) + log(1 + e^-|x|): the exponent is never positive."""

@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, as_tensor
-from .activation import sigmoid, softmax
+from .activation import log_softmax, sigmoid, softmax
 
 REDUCTIONS = ("mean", "sum", "none")
 MODES = ("multiclass", "binary")
@@ -232,7 +232,6 @@ def cross_entropy_simple(logits: Tensor, target: Any, weight: Any = None, ignore
     autograd. It reads like the formula; ``cross_entropy`` is the fused form that runs
     (one pass, no one-hot array), and the tests check that the two agree.
     """
-    from .activation import log_softmax
     fn = "cross_entropy_simple"
     logits = _logits(logits, fn)
     labels = _labels(target, logits, fn)

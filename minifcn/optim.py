@@ -25,6 +25,7 @@ from typing import Any, Iterable
 
 from . import backend
 from .autograd import Tensor
+from .checks import check_int
 
 
 def _check_number(name: str, value: Any, low: float = 0.0, high: float = math.inf,
@@ -260,9 +261,7 @@ class StepLR(LRScheduler):
     """lr = base_lr · γ^⌊epoch / step_size⌋: divide by 1/γ every ``step_size`` epochs."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral) or step_size < 1:
-            raise ValueError(f"step_size={step_size!r} must be a positive int")
-        self.step_size = int(step_size)
+        self.step_size = check_int("step_size", step_size, 1)
         self.gamma = _check_number("gamma", gamma)
         super().__init__(optimizer)
 
@@ -275,9 +274,7 @@ class CosineAnnealingLR(LRScheduler):
     2017, without restarts): from base_lr down to η_min at epoch T_max, then back up."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
-        if isinstance(T_max, bool) or not isinstance(T_max, numbers.Integral) or T_max < 1:
-            raise ValueError(f"T_max={T_max!r} must be a positive int")
-        self.T_max = int(T_max)
+        self.T_max = check_int("T_max", T_max, 1)
         self.eta_min = _check_number("eta_min", eta_min)
         super().__init__(optimizer)
 

@@ -427,7 +427,7 @@ def test_activation_layers(device):
 
 @pytest.mark.parametrize("make, error, match", [
     (lambda: nn.Conv2d(4, 6, 3, groups=4), ValueError, "groups=4 must divide in_channels=4 and out_channels=6"),
-    (lambda: nn.Conv2d(0, 6, 3), ValueError, "in_channels=0 must be a positive int"),
+    (lambda: nn.Conv2d(0, 6, 3), ValueError, "in_channels=0 is not valid; use an integer >= 1"),
     (lambda: nn.Conv2d(1, 1, 0), ValueError, "kernel_size must be an integer >= 1, got 0"),
     (lambda: nn.Conv2d(1, 1, 3, stride=2, padding="same"), ValueError, "padding='same' needs stride=1"),
     (lambda: nn.Conv2d(1, 1, 3, padding="full"), ValueError, "padding='full' must be"),

@@ -274,9 +274,9 @@ def test_schedule_state_round_trip():
     assert opt2.lr == opt.lr
     with pytest.raises(ValueError, match="from a 'CosineAnnealingLR' schedule, cannot load it into StepLR"):
         optim.StepLR(opt2, 2).load_state_dict(state)
-    with pytest.raises(ValueError, match="step_size=0 must be a positive int"):
+    with pytest.raises(ValueError, match="step_size=0 is not valid; use an integer >= 1"):
         optim.StepLR(opt2, 0)
-    with pytest.raises(ValueError, match="T_max=0 must be a positive int"):
+    with pytest.raises(ValueError, match="T_max=0 is not valid; use an integer >= 1"):
         optim.CosineAnnealingLR(opt2, 0)
 
 

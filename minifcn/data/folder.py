@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .loader import check_int
+from ..checks import check_int
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 

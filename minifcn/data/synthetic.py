@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import array_module
-from .loader import check_float, check_int
+from ..checks import check_float, check_int
 
 SHAPES = ("disc", "square", "triangle", "cross")
 """Shape kinds; with ``num_classes = K >= 3`` class ``k`` (1 <= k < K) is ``SHAPES[k - 1]``."""

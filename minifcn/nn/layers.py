@@ -24,14 +24,9 @@ import numpy as np
 from .. import arith
 from .. import functional as F  # ops are looked up at call time: F.conv2d, F.max_pool2d, ...
 from ..autograd import Tensor
+from ..checks import check_int
 from . import init
 from .module import Module, Parameter
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name}={value!r} must be a positive int")
-    return int(value)
 
 
 def _check_channels(x: Tensor, expected: int, layer: str) -> None:
@@ -50,9 +45,9 @@ class _ConvNd(Module):
                  padding: Any, dilation: Any, groups: int, bias: bool, weight_shape_in_out: bool,
                  rng: Any) -> None:
         super().__init__()
-        self.in_channels = _positive_int(in_channels, "in_channels")
-        self.out_channels = _positive_int(out_channels, "out_channels")
-        self.groups = _positive_int(groups, "groups")
+        self.in_channels = check_int("in_channels", in_channels, 1)
+        self.out_channels = check_int("out_channels", out_channels, 1)
+        self.groups = check_int("groups", groups, 1)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"groups={groups} must divide in_channels={in_channels} and "
                              f"out_channels={out_channels}")
@@ -165,7 +160,7 @@ class BatchNorm2d(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, track_running_stats: bool = True) -> None:
         super().__init__()
-        self.num_features = _positive_int(num_features, "num_features")
+        self.num_features = check_int("num_features", num_features, 1)
         if not eps > 0:
             raise ValueError(f"eps={eps!r} must be > 0")
         if not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:

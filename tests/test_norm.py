@@ -186,3 +186,22 @@ def test_batch_norm_device_mismatch_names_both_devices():
         F.batch_norm(x, np.zeros(3), to_xp(np.ones(3), "cuda"), training=True)
     with pytest.raises(ValueError, match="weight is on device 'cpu' but x is on 'cuda'"):
         F.batch_norm(x, None, None, mf.tensor(np.ones(3)), training=True)
+
+
+@given(seed=st.integers(0, 2**16), affine=st.booleans())
+def test_simple_form_equals_fused_batch_norm(device, seed, affine):
+    """The composed training-mode batch norm and the fused one agree in value and gradients."""
+    rng = np.random.default_rng(seed)
+    x_np = rng.standard_normal((3, 2, 4, 5)) * 2 + 1
+    g_np, b_np = rng.uniform(0.5, 2, 2), rng.standard_normal(2)
+    results = []
+    for simple in (False, True):
+        x = mf.Tensor(to_xp(x_np, device), requires_grad=True)
+        w = mf.Tensor(to_xp(g_np, device), requires_grad=True) if affine else None
+        b = mf.Tensor(to_xp(b_np, device), requires_grad=True) if affine else None
+        y = F.batch_norm_simple(x, w, b) if simple else F.batch_norm(x, None, None, w, b, training=True)
+        y.backward(to_xp(np.cos(np.arange(y.size)).reshape(y.shape), device))
+        results.append([y.numpy(), mf.backend.to_numpy(x.grad)] +
+                       ([mf.backend.to_numpy(w.grad), mf.backend.to_numpy(b.grad)] if affine else []))
+    for fused, composed in zip(*results):
+        np.testing.assert_allclose(fused, composed, rtol=1e-9, atol=1e-12)

@@ -8,7 +8,7 @@ from .basic import (abs, add, astype, cat, clip, div, exp, getitem, log, matmul,
 from .activation import dropout, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
 from .loss import (binary_cross_entropy_with_logits, class_weights, cross_entropy,  # noqa: F401
                    cross_entropy_simple, dice_loss, focal_loss, mse_loss, one_hot)
-from .norm import batch_norm  # noqa: F401
+from .norm import batch_norm, batch_norm_simple  # noqa: F401
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
 from .unpool import max_unpool2d, unpool_bed_of_nails, unpool_nearest  # noqa: F401
 from .upsample import bilinear_kernel, interpolate  # noqa: F401

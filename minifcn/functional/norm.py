@@ -117,3 +117,25 @@ def batch_norm(x: Tensor, running_mean: Any, running_var: Any, weight: Tensor | 
         running_mean[...] = (1 - momentum) * running_mean + momentum * fn.mean
         running_var[...] = (1 - momentum) * running_var + momentum * fn.var * (m / (m - 1))
     return y
+
+
+def batch_norm_simple(x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None,
+                      eps: float = 1e-5) -> Tensor:
+    """Training-mode batch norm composed from ops a student knows, for reading.
+
+    μ = mean of x over (N, H, W), σ² = mean of (x - μ)², x̂ = (x - μ) / √(σ² + ε),
+    y = γ x̂ + β, all through autograd (so its backward is derived, not written). The fused
+    ``batch_norm`` computes the same with its backward formula written out, and also keeps
+    the running statistics; the tests check that the two agree.
+    """
+    x = as_tensor(x)
+    axes = (0,) + tuple(range(2, x.ndim))
+    mu = x.mean(axis=axes, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=axes, keepdims=True)
+    y = (x - mu) / (var + eps).sqrt()
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y

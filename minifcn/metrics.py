@@ -206,17 +206,25 @@ def mean_iou(pred: Any, target: Any, num_classes: int | None = None,
     return _nanmean(iou(pred, target, num_classes, ignore_index))
 
 
-def summary(pred: Any, target: Any, num_classes: int | None = None,
-            ignore_index: int | None = None) -> dict[str, Any]:
-    """Pixel accuracy, per-class and mean Dice and IoU, all from one confusion matrix.
+def scores_from_confusion(cm: Any, ignore_index: int | None = None) -> dict[str, Any]:
+    """Pixel accuracy, per-class and mean Dice and IoU from a (K, K) confusion matrix.
 
-    Returns ``{"pixel_accuracy", "mean_dice", "mean_iou": float, "dice", "iou": (K,) array}``.
+    Useful when the matrix is summed over many batches (a validation set). Returns
+    ``{"pixel_accuracy", "mean_dice", "mean_dice_fg", "mean_iou": float, "dice", "iou": (K,) array}``;
+    ``mean_dice_fg`` leaves out class 0 (the background).
     """
-    cm = _host_confusion(pred, target, num_classes, ignore_index)
+    cm = backend.to_numpy(cm)
     d, j = _scores(cm, ignore_index)
     total = cm.sum()
     return {"pixel_accuracy": float(np.trace(cm) / total) if total else math.nan,
-            "mean_dice": _nanmean(d), "mean_iou": _nanmean(j), "dice": d, "iou": j}
+            "mean_dice": _nanmean(d), "mean_dice_fg": _nanmean(d[1:]), "mean_iou": _nanmean(j), "dice": d, "iou": j}
+
+
+def summary(pred: Any, target: Any, num_classes: int | None = None,
+            ignore_index: int | None = None) -> dict[str, Any]:
+    """Pixel accuracy, per-class and mean Dice and IoU, all from one confusion matrix
+    (see :func:`scores_from_confusion` for the keys)."""
+    return scores_from_confusion(_host_confusion(pred, target, num_classes, ignore_index), ignore_index)
 
 
 # ------------------------------------------------------------------ surface distances

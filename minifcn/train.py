@@ -144,15 +144,9 @@ def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str
             part = metrics.confusion_matrix(pred, y, num_classes)
             cm = part if cm is None else cm + part
     model.train()
-    cm = backend.to_numpy(cm).astype(np.float64)
-    tp = np.diag(cm)
-    denom = cm.sum(0) + cm.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dice = np.where(denom > 0, 2 * tp / denom, np.nan)
-        iou = np.where(denom - tp > 0, tp / (denom - tp), np.nan)
-    return {"loss": total / count, "pixel_accuracy": float(tp.sum() / cm.sum()),
-            "dice": float(np.nanmean(dice)), "dice_fg": float(np.nanmean(dice[1:])) if num_classes > 1 else float("nan"),
-            "iou": float(np.nanmean(iou))}
+    scores = metrics.scores_from_confusion(cm)
+    return {"loss": total / count, "pixel_accuracy": scores["pixel_accuracy"], "dice": scores["mean_dice"],
+            "dice_fg": scores["mean_dice_fg"], "iou": scores["mean_iou"]}
 
 
 def _augment(cfg: TrainConfig) -> Callable | None:

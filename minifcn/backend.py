@@ -94,10 +94,12 @@ def is_array(x: Any) -> bool:
     return isinstance(x, np.ndarray) or _is_cupy_array(x)
 
 
-def array_module(x: Any) -> Any:
-    """NumPy for NumPy arrays (and Python/NumPy scalars), CuPy for CuPy arrays."""
-    if _is_cupy_array(x):
-        return _cupy
+def array_module(*arrays: Any) -> Any:
+    """The array module of the data: CuPy if any argument is a CuPy array, else NumPy
+    (also for Python/NumPy scalars and None). The one way minifcn asks "numpy or cupy?"."""
+    for x in arrays:
+        if _is_cupy_array(x):
+            return _cupy
     return np
 
 

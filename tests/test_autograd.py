@@ -174,3 +174,97 @@ def test_tensor_of_a_device_array_stays_on_its_device(device):
     a = to_xp(np.ones(3, np.float32), device)
     assert mf.tensor(a).device == device
     assert mf.tensor(a, device="cpu").device == "cpu"
+
+
+# ---- every Tensor method resolves and equals its functional form (and NumPy) ------------------
+from minifcn import functional as F  # noqa: E402
+
+_A = np.array([[0.5, -1.25, 2.0], [1.5, 0.75, -0.3]])       # no ties, no zeros (kinks)
+_B = np.array([[1.1, 0.4, -2.0], [0.6, 1.3, 0.9]])
+_M = np.array([[0.2, -0.7], [1.4, 0.5], [-0.6, 0.8]])
+
+# method call, functional call, NumPy value (an independent reference)
+TENSOR_METHODS = {
+    "__add__": (lambda a, b: a + b, F.add, lambda a, b: a + b),
+    "__radd__": (lambda a, b: 2.0 + a, lambda a, b: F.add(2.0, a), lambda a, b: 2.0 + a),
+    "__sub__": (lambda a, b: a - b, F.sub, lambda a, b: a - b),
+    "__rsub__": (lambda a, b: 2.0 - a, lambda a, b: F.sub(2.0, a), lambda a, b: 2.0 - a),
+    "__mul__": (lambda a, b: a * b, F.mul, lambda a, b: a * b),
+    "__rmul__": (lambda a, b: 3.0 * a, lambda a, b: F.mul(3.0, a), lambda a, b: 3.0 * a),
+    "__truediv__": (lambda a, b: a / b, F.div, lambda a, b: a / b),
+    "__rtruediv__": (lambda a, b: 2.0 / b, lambda a, b: F.div(2.0, b), lambda a, b: 2.0 / b),
+    "__pow__": (lambda a, b: abs(a) ** b, lambda a, b: F.pow(F.abs(a), b), lambda a, b: np.abs(a) ** b),
+    "__rpow__": (lambda a, b: 2.0 ** a, lambda a, b: F.pow(2.0, a), lambda a, b: 2.0 ** a),
+    "__matmul__": (lambda a, b: a @ b, F.matmul, lambda a, b: a @ b),
+    "__rmatmul__": (lambda a, b: a.__rmatmul__(b), lambda a, b: F.matmul(b, a), lambda a, b: b @ a),
+    "__neg__": (lambda a, b: -a, lambda a, b: F.neg(a), lambda a, b: -a),
+    "__abs__": (lambda a, b: abs(a), lambda a, b: F.abs(a), lambda a, b: np.abs(a)),
+    "__getitem__": (lambda a, b: a[1, ::2], lambda a, b: F.getitem(a, (1, slice(None, None, 2))),
+                    lambda a, b: a[1, ::2]),
+    "sum": (lambda a, b: a.sum(axis=1), lambda a, b: F.sum(a, axis=1), lambda a, b: a.sum(axis=1)),
+    "mean": (lambda a, b: a.mean(axis=0, keepdims=True), lambda a, b: F.mean(a, 0, True),
+             lambda a, b: a.mean(axis=0, keepdims=True)),
+    "max": (lambda a, b: a.max(axis=1), lambda a, b: F.max(a, 1), lambda a, b: a.max(axis=1)),
+    "min": (lambda a, b: a.min(), lambda a, b: F.min(a), lambda a, b: a.min()),
+    "reshape": (lambda a, b: a.reshape(3, 2), lambda a, b: F.reshape(a, (3, 2)), lambda a, b: a.reshape(3, 2)),
+    "transpose": (lambda a, b: a.transpose(1, 0), lambda a, b: F.transpose(a, (1, 0)), lambda a, b: a.T),
+    "T": (lambda a, b: a.T, lambda a, b: F.transpose(a), lambda a, b: a.T),
+    "exp": (lambda a, b: a.exp(), lambda a, b: F.exp(a), lambda a, b: np.exp(a)),
+    "log": (lambda a, b: abs(a).log(), lambda a, b: F.log(F.abs(a)), lambda a, b: np.log(np.abs(a))),
+    "sqrt": (lambda a, b: abs(a).sqrt(), lambda a, b: F.sqrt(F.abs(a)), lambda a, b: np.sqrt(np.abs(a))),
+    "relu": (lambda a, b: a.relu(), lambda a, b: F.relu(a), lambda a, b: np.maximum(a, 0)),
+    "sigmoid": (lambda a, b: a.sigmoid(), lambda a, b: F.sigmoid(a), lambda a, b: 1 / (1 + np.exp(-a))),
+    "tanh": (lambda a, b: a.tanh(), lambda a, b: F.tanh(a), lambda a, b: np.tanh(a)),
+    "clip": (lambda a, b: a.clip(-1.0, 1.0), lambda a, b: F.clip(a, -1.0, 1.0), lambda a, b: np.clip(a, -1, 1)),
+    "astype": (lambda a, b: a.astype("float32"), lambda a, b: F.astype(a, np.float32),
+               lambda a, b: a.astype(np.float32)),
+}
+# methods that are not differentiable ops (tested elsewhere in this file)
+NOT_OPS = {"backward", "numpy", "item", "to", "detach", "zero_grad", "xp", "shape", "dtype", "ndim",
+           "size", "device", "__init__", "__len__", "__repr__", "__lt__", "__le__", "__gt__", "__ge__",
+           "__eq__", "__ne__", "__hash__"}
+
+
+def test_every_tensor_method_is_listed_here():
+    names = {n for n in vars(mf.Tensor) if not (n.startswith("__") and n.endswith("__"))
+             or n in TENSOR_METHODS or n in NOT_OPS}
+    names -= {"__array_priority__", "__dict__", "__weakref__", "__module__", "__doc__", "__qualname__",
+              "__firstlineno__", "__static_attributes__", "__annotations__"}
+    dunders = {n for n in vars(mf.Tensor) if n.startswith("__") and callable(vars(mf.Tensor)[n])}
+    assert names | dunders <= set(TENSOR_METHODS) | NOT_OPS, (names | dunders) - set(TENSOR_METHODS) - NOT_OPS
+
+
+@pytest.mark.parametrize("name", sorted(TENSOR_METHODS))
+def test_tensor_method_equals_its_functional_form(name, device):
+    method, functional, reference = TENSOR_METHODS[name]
+    outs, grads = [], []
+    for call in (method, functional):
+        a = mf.tensor(_M.T.copy() if name in ("__matmul__", "__rmatmul__") else _A, device=device, requires_grad=True)
+        b = mf.tensor(_M if name in ("__matmul__", "__rmatmul__") else _B, device=device, requires_grad=True)
+        y = call(a, b)
+        assert isinstance(y, mf.Tensor)
+        (y * mf.tensor(np.linspace(0.5, 1.5, y.size).reshape(y.shape).astype(y.dtype), device=device)
+         ).sum().backward()
+        outs.append(y.numpy())
+        grads.append((None if a.grad is None else backend.to_numpy(a.grad),
+                      None if b.grad is None else backend.to_numpy(b.grad)))
+    a_ref, b_ref = (_M.T.copy(), _M) if name in ("__matmul__", "__rmatmul__") else (_A, _B)
+    np.testing.assert_allclose(outs[0], reference(a_ref, b_ref), rtol=1e-6)
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-12)
+    for g_method, g_functional in zip(*grads):
+        assert (g_method is None) == (g_functional is None)
+        if g_method is not None:
+            np.testing.assert_allclose(g_method, g_functional, rtol=1e-12)
+
+
+@pytest.mark.parametrize("data", [np.array(["a", "b"]), np.array([1, None], dtype=object), ["a", "b"],
+                                  np.array([b"x"]), [1.0, "2"]])
+def test_tensor_refuses_strings_and_objects_naming_the_dtype(data):
+    dtype = np.asarray(data).dtype
+    with pytest.raises(TypeError, match=f"dtype {dtype}"):
+        mf.tensor(data)
+
+
+def test_tensor_refuses_a_non_numeric_dtype_argument():
+    with pytest.raises(TypeError, match="dtype <U1"):
+        mf.tensor([1, 2], dtype="U1")

@@ -1,5 +1,8 @@
 """Activations and (log-)softmax.
 
+relu, sigmoid and tanh are also Tensor methods, so they live in the autograd core
+(``minifcn/autograd.py``) and are re-exported here.
+
 Softmax is computed after subtracting the maximum along ``axis`` (the result is unchanged,
 since softmax(x) = softmax(x - c), and exp can no longer overflow).
 """
@@ -7,17 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import backend
-from ..autograd import Function, Tensor
-
-
-class ReLU(Function):
-    """y = max(a, 0);  dy/da = 1 where a > 0, else 0."""
-    def forward(self, a):
-        self.mask = a > 0
-        return a * self.mask
-
-    def backward(self, g): return g * self.mask
+from ..autograd import Function, ReLU, Sigmoid, Tanh, Tensor, relu, sigmoid, tanh  # noqa: F401
+from ..backend import array_module
 
 
 class LeakyReLU(Function):
@@ -26,29 +20,14 @@ class LeakyReLU(Function):
         self.slope = slope
 
     def forward(self, a):
-        self.scale = backend.array_module(a).where(a > 0, 1.0, self.slope).astype(a.dtype)
+        self.scale = array_module(a).where(a > 0, 1.0, self.slope).astype(a.dtype)
         return a * self.scale
 
     def backward(self, g): return g * self.scale
 
 
-class Sigmoid(Function):
-    """y = 1 / (1 + e⁻ᵃ), computed as (1 + tanh(a/2)) / 2 to avoid overflow;  dy/da = y(1 - y)."""
-    def forward(self, a):
-        xp = backend.array_module(a)
-        self.y = 0.5 * (1 + xp.tanh(0.5 * a))
-        return self.y
-
-    def backward(self, g): return g * self.y * (1 - self.y)
-
-
-class Tanh(Function):
-    """y = tanh a;  dy/da = 1 - y²."""
-    def forward(self, a):
-        self.y = backend.array_module(a).tanh(a)
-        return self.y
-
-    def backward(self, g): return g * (1 - self.y * self.y)
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return LeakyReLU(negative_slope)(x)
 
 
 class Softmax(Function):
@@ -57,12 +36,17 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, a):
-        e = backend.array_module(a).exp(a - a.max(axis=self.axis, keepdims=True))
+        e = array_module(a).exp(a - a.max(axis=self.axis, keepdims=True))
         self.y = e / e.sum(axis=self.axis, keepdims=True)
         return self.y
 
     def backward(self, g):
         return self.y * (g - (g * self.y).sum(axis=self.axis, keepdims=True))
+
+
+def softmax(x: Tensor, axis: int = 1) -> Tensor:
+    """Softmax along ``axis`` (the class axis of (N, K, H, W) logits by default)."""
+    return Softmax(axis)(x)
 
 
 class LogSoftmax(Function):
@@ -71,7 +55,7 @@ class LogSoftmax(Function):
         self.axis = axis
 
     def forward(self, a):
-        xp = backend.array_module(a)
+        xp = array_module(a)
         shifted = a - a.max(axis=self.axis, keepdims=True)
         y = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
         self.softmax = xp.exp(y)
@@ -81,45 +65,24 @@ class LogSoftmax(Function):
         return g - self.softmax * g.sum(axis=self.axis, keepdims=True)
 
 
+def log_softmax(x: Tensor, axis: int = 1) -> Tensor:
+    """log(softmax(x)) computed stably."""
+    return LogSoftmax(axis)(x)
+
+
 class Dropout(Function):
     """Inverted dropout: zero each value with probability p, scale the rest by 1/(1-p)."""
     def __init__(self, p, rng):
         self.p, self.rng = p, rng
 
     def forward(self, a):
-        xp = backend.array_module(a)
+        xp = array_module(a)
         keep = xp.random.random_sample(a.shape) >= self.p if self.rng is None else \
             xp.asarray(self.rng.random(a.shape) >= self.p)
         self.scale = keep.astype(a.dtype) / (1 - self.p)
         return a * self.scale
 
     def backward(self, g): return g * self.scale
-
-
-def relu(x: Tensor) -> Tensor:
-    return ReLU()(x)
-
-
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    return LeakyReLU(negative_slope)(x)
-
-
-def sigmoid(x: Tensor) -> Tensor:
-    return Sigmoid()(x)
-
-
-def tanh(x: Tensor) -> Tensor:
-    return Tanh()(x)
-
-
-def softmax(x: Tensor, axis: int = 1) -> Tensor:
-    """Softmax along ``axis`` (the class axis of (N, K, H, W) logits by default)."""
-    return Softmax(axis)(x)
-
-
-def log_softmax(x: Tensor, axis: int = 1) -> Tensor:
-    """log(softmax(x)) computed stably."""
-    return LogSoftmax(axis)(x)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -> Tensor:

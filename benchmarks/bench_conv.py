@@ -31,8 +31,7 @@ import numpy as np
 import minifcn as mf
 import timing  # benchmarks/timing.py, beside this script
 from minifcn import backend
-from minifcn.functional import conv as conv_module
-from minifcn.functional import im2col as im2col_module
+from minifcn.functional import conv_fast
 from minifcn.functional.conv import conv2d, conv_transpose2d
 
 # name, C_in, C_out, H (= W), kernel, stride, padding, dilation, groups, transposed
@@ -86,9 +85,9 @@ def bench_layer(layer, N, device, xp, repeat):
         op().backward(g)
 
     t_fwd = best_time(forward, xp, repeat)
-    im2col_module.reset_workspace_peak()
+    conv_fast.reset_workspace_peak()
     t_all = best_time(forward_backward, xp, repeat)
-    return flops / t_fwd / 1e9, 3 * flops / t_all / 1e9, im2col_module.workspace_peak / 2**20, t_all
+    return flops / t_fwd / 1e9, 3 * flops / t_all / 1e9, conv_fast.workspace_peak / 2**20, t_all
 
 
 def main() -> None:
@@ -102,7 +101,7 @@ def main() -> None:
     global clock
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     xp = backend.module_for(args.device)
-    conv_module.workspace_limit = int(args.limit_mib * 2**20)
+    conv_fast.workspace_limit = int(args.limit_mib * 2**20)
 
     print(f"device {args.device}, float32, N={args.batch}, workspace limit {args.limit_mib:g} MiB, "
           f"{args.clock} clock; matmul = 2048^3 float32 product, best of the runs just before and "

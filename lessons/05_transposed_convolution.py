@@ -204,6 +204,17 @@ for (H, W), s, p, d in [((4, 4), 1, 0, 1), ((5, 6), 2, 1, 1), ((7, 6), 2, 2, 2)]
     assert np.allclose(xt_mat, xt_op, atol=1e-4)
 
 # %% [markdown]
+# The same two products in a few lines: `F.conv2d_simple` is im2col, then one matrix
+# product; `F.conv_transpose2d_simple` is the product with the transposed weight, then
+# col2im (`minifcn/functional/conv.py` shows both on one screen). They agree with the fast ops.
+
+# %%
+y_simple = F.conv2d_simple(on_device(x[None]), on_device(weight), stride=s, padding=p, dilation=d)
+xt_simple = F.conv_transpose2d_simple(on_device(g[None]), on_device(weight), stride=s, padding=p,
+                                      output_padding=a, dilation=d)
+assert np.allclose(y_simple.numpy()[0], y_op, atol=1e-4) and np.allclose(xt_simple.numpy()[0], xt_op, atol=1e-4)
+
+# %% [markdown]
 # ## 4. Stamps, and where they overlap
 #
 # Reading $C^\top$ column by column gives the picture to keep in mind: **every input pixel

@@ -13,7 +13,7 @@ from conftest import to_xp
 from minifcn import arith, backend
 from minifcn.functional import conv as conv_module
 from minifcn.functional import conv2d, conv_transpose2d
-from minifcn.functional import im2col as im2col_module
+from minifcn.functional import conv_fast
 from minifcn.functional.conv import conv2d_simple, conv_transpose2d_simple
 from minifcn.functional.im2col import col2im, im2col
 from strategies import leaf, seeds
@@ -342,15 +342,57 @@ def test_simple_conv_transpose2d_equals_fused(device, case, seed):
 def test_chunked_equals_unchunked(device, monkeypatch, op, w_shape):
     case = ((5, 3, 7, 6), w_shape, 4, dict(stride=2, padding=1))
     whole = _values_and_grads(op, device, *case, seed=7)
-    monkeypatch.setattr(conv_module, "workspace_limit", 1)       # one image per chunk
-    im2col_module.reset_workspace_peak()
+    monkeypatch.setattr(conv_fast, "workspace_limit", 1)         # one image per chunk
+    conv_fast.reset_workspace_peak()
     chunked = _values_and_grads(op, device, *case, seed=7)
     # columns of one image, C·KH·KW x OH·OW float64: conv2d 3·9 x 4·3; the transposed op's
     # convolution runs on its 4-channel 7x6 output
     one_image = (3 * 9 * 4 * 3 if op is conv2d else 4 * 9 * 7 * 6) * 8
-    assert im2col_module.workspace_peak == one_image
+    assert conv_fast.workspace_peak == one_image
     for a, b in zip(whole, chunked):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+# ---- the fast path (conv_fast.py) == the readable products (conv.py) -----------------------
+@given(case=conv_cases(), seed=seeds, chunked=st.booleans(), keep=st.booleans())
+@example(case=CONV_EXAMPLES[0], seed=1, chunked=True, keep=True)
+@example(case=CONV_EXAMPLES[1], seed=1, chunked=False, keep=True)
+def test_fast_products_equal_the_readable_ones(device, case, seed, chunked, keep):
+    x_shape, w_shape, c_out, hyper = case
+    rng = np.random.default_rng(seed)
+    x, w = to_xp(rng.standard_normal(x_shape), device), to_xp(rng.standard_normal(w_shape), device)
+    geo = conv_module.conv2d_geometry(x, w, None, **hyper)
+    g = to_xp(rng.standard_normal((x_shape[0], c_out) + geo.out_size), device)
+    limit = conv_fast.workspace_limit
+    conv_fast.workspace_limit = 1 if chunked else limit           # 1: one image per chunk
+    try:
+        y_fast, cols_fast = conv_fast.convolve(x, w, geo, keep_cols=keep)
+        adjoint_fast = conv_fast.convolve_adjoint(g, w, geo)
+        wgrad_fast = conv_fast.weight_grad(x, g, w, geo, cols_fast), conv_fast.weight_grad(x, g, w, geo)
+    finally:
+        conv_fast.workspace_limit = limit
+    assert (cols_fast is not None) == (keep and (not chunked or x_shape[0] == 1))
+    y_read, cols_read = conv_module.convolve(x, w, geo, keep_cols=keep)
+    assert (cols_read is not None) == keep
+    if cols_fast is not None:
+        np.testing.assert_array_equal(host(cols_fast), host(cols_read))
+    pairs = [(y_fast, y_read),
+             (adjoint_fast, conv_module.convolve_adjoint(g, w, geo)),
+             (wgrad_fast[0], conv_module.weight_grad(x, g, w, geo)),
+             (wgrad_fast[1], conv_module.weight_grad(x, g, w, geo, cols_read))]
+    for fast, readable in pairs:
+        assert fast.shape == readable.shape
+        np.testing.assert_allclose(host(fast), host(readable), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("op, w_shape", [(conv2d, (4, 2, 3, 3)), (conv_transpose2d, (4, 3, 3, 3))])
+def test_layers_give_the_same_results_on_either_path(device, monkeypatch, op, w_shape):
+    case = ((2, 4, 7, 6), w_shape, 4 if op is conv2d else 6, dict(stride=2, padding=1, groups=2))
+    fast = _values_and_grads(op, device, *case, seed=3)
+    monkeypatch.setattr(conv_module, "use_fast_path", False)
+    readable = _values_and_grads(op, device, *case, seed=3)
+    for a, b in zip(fast, readable):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-10)
 
 
 # ---- bad input ----------------------------------------------------------------------------

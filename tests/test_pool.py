@@ -11,7 +11,7 @@ import scipy.ndimage
 from hypothesis import assume, given, strategies as st
 
 import minifcn as mf
-from minifcn import arith
+from minifcn import arith, backend
 from minifcn import functional as F
 from minifcn.functional.pool import Separable2d
 from minifcn.functional.upsample import interpolation_matrix
@@ -148,6 +148,35 @@ def test_max_pool_propagates_nan_and_keeps_dtype(device):
     x = image([[1, np.nan], [3, 2]], device)
     y, idx = F.max_pool2d(x, 2, return_indices=True)
     assert y.dtype == np.float32 and np.isnan(y.numpy()).all() and idx.numpy().item() == 1
+
+
+# ---- the readable (im2col + max / mean, autograd) forms equal the fused ones --------------
+def _value_and_grad(op, x_np, device, seed):
+    x = leaf(x_np, device)
+    y = op(x)
+    y.backward(to_xp(np.random.default_rng(seed).standard_normal(y.shape), device))
+    return y.numpy(), backend.to_numpy(x.grad)
+
+
+@given(case=pool_case(), seed=seeds)
+def test_max_pool_simple_equals_fused(device, case, seed):
+    shape, k, s, p, d, ceil_mode = case
+    x_np = separated_values(np.random.default_rng(seed), shape)
+    fused = _value_and_grad(lambda t: F.max_pool2d(t, k, s, p, d, ceil_mode), x_np, device, seed)
+    assume(np.isfinite(fused[0]).all())       # a dilated window may see padding only
+    simple = _value_and_grad(lambda t: F.max_pool2d_simple(t, k, s, p, d, ceil_mode), x_np, device, seed)
+    for a, b in zip(fused, simple):
+        np.testing.assert_array_equal(b, a)
+
+
+@given(case=pool_case(dilation=False), include=st.booleans(), seed=seeds)
+def test_avg_pool_simple_equals_fused(device, case, include, seed):
+    shape, k, s, p, _, ceil_mode = case
+    x_np = np.random.default_rng(seed).standard_normal(shape)
+    fused = _value_and_grad(lambda t: F.avg_pool2d(t, k, s, p, ceil_mode, include), x_np, device, seed)
+    simple = _value_and_grad(lambda t: F.avg_pool2d_simple(t, k, s, p, ceil_mode, include), x_np, device, seed)
+    for a, b in zip(fused, simple):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
 
 
 # ---- average pooling ----------------------------------------------------------------------

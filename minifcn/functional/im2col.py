@@ -15,13 +15,14 @@ pixel it was read from and *adds* it there (a pixel seen by several windows coll
 several contributions). It is the input gradient of a convolution and the forward pass
 of a transposed convolution.
 
-This is the only module that unfolds windows. Padding is given per side,
-((top, bottom), (left, right)), so that "same" padding of an even kernel can be
-asymmetric as in PyTorch.
+This is the only module that unfolds windows, and ``WindowGeometry`` is the one description
+of where windows sit, shared by convolution, transposed convolution and pooling. Padding
+is given per side, ((top, bottom), (left, right)), so that "same" padding of an even
+kernel can be asymmetric as in PyTorch (and a ceil_mode pooling window can hang over).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..autograd import Function
 from ..backend import array_module
@@ -29,18 +30,21 @@ from ..backend import array_module
 Pair = tuple[int, int]
 Padding = tuple[Pair, Pair]
 
-# The largest column buffer (bytes) built since the last reset; the benchmark reports it.
-workspace_peak = 0
 
+class WindowGeometry(NamedTuple):
+    """Where the windows of a convolution or a pooling sit (pairs are (H value, W value))."""
+    kernel: Pair          # (KH, KW)
+    stride: Pair          # (SH, SW)
+    padding: Padding      # ((top, bottom), (left, right))
+    dilation: Pair        # (DH, DW)
+    groups: int           # G, channel groups of a convolution (1 for pooling)
+    in_size: Pair         # (H, W) of the convolution's input = the transposed conv's output
+    out_size: Pair        # (OH, OW), the window positions = the transposed conv's input size
 
-def reset_workspace_peak() -> None:
-    global workspace_peak
-    workspace_peak = 0
-
-
-def _record(nbytes: int) -> None:
-    global workspace_peak
-    workspace_peak = max(workspace_peak, int(nbytes))
+    @property
+    def window_args(self) -> tuple:
+        """The arguments im2col and col2im take after the array."""
+        return self.kernel, self.stride, self.padding, self.dilation, self.out_size
 
 
 def window_count(size: int, kernel: int, stride: int, pad: Pair, dilation: int) -> int:
@@ -73,25 +77,17 @@ def windows(x: Any, kernel: Pair, stride: Pair = (1, 1), padding: Padding = ((0,
 
 
 def im2col(x: Any, kernel: Pair, stride: Pair = (1, 1), padding: Padding = ((0, 0), (0, 0)),
-           dilation: Pair = (1, 1), out_size: Pair | None = None, out: Any = None) -> Any:
+           dilation: Pair = (1, 1), out_size: Pair | None = None) -> Any:
     """Columns (C·KH·KW, N·OH·OW) of the windows of x (N, C, H, W): one contiguous copy.
 
     Rows are ordered (c, i, j), like a weight (C_out, C, KH, KW) flattened to
     (C_out, C·KH·KW), and the rows of one group of channels are contiguous, so a grouped
     convolution views the columns as (groups, C/groups·KH·KW, N·OH·OW) for free.
-    ``out``, a contiguous array of that shape, receives the copy instead of a new array.
     """
-    xp = array_module(x)
     v = windows(x, kernel, stride, padding, dilation, out_size)      # (N, C, KH, KW, OH, OW)
     N, C, KH, KW, OH, OW = v.shape
     v = v.transpose(1, 2, 3, 0, 4, 5)                                 # (C, KH, KW, N, OH, OW)
-    if out is None:
-        cols = xp.ascontiguousarray(v).reshape(C * KH * KW, N * OH * OW)
-    else:
-        cols = out
-        cols.reshape(v.shape)[...] = v
-    _record(cols.nbytes)
-    return cols
+    return array_module(x).ascontiguousarray(v).reshape(C * KH * KW, N * OH * OW)
 
 
 def col2im(cols: Any, x_shape: tuple, kernel: Pair, stride: Pair = (1, 1),
@@ -107,7 +103,6 @@ def col2im(cols: Any, x_shape: tuple, kernel: Pair, stride: Pair = (1, 1),
     N, C, H, W = x_shape
     (KH, KW), (SH, SW), ((PT, PB), (PL, PR)), (DH, DW) = kernel, stride, padding, dilation
     OH, OW = out_size or (window_count(H, KH, SH, (PT, PB), DH), window_count(W, KW, SW, (PL, PR), DW))
-    _record(cols.nbytes)
     cols = cols.reshape(C, KH, KW, N, OH, OW)
     # accumulate in (C, N, H, W) order, the order of the columns, then transpose once
     out = xp.zeros((C, N, H + PT + PB, W + PL + PR), dtype=cols.dtype)

@@ -4,7 +4,10 @@ Shapes: x is (N, C, H, W); the window is KH x KW taps, DH/DW apart (dilation), s
 SH/SW (stride) over the input padded by PH/PW on each side; the output is (N, C, OH, OW)
 with OH = arith.pool_output_size(H, KH, SH, PH, DH, ceil_mode), likewise OW.
 
-The windows are never copied: ``im2col.windows`` gives a zero-copy view
+The idea on one screen is ``max_pool2d_simple`` / ``avg_pool2d_simple`` below: unfold the
+windows into columns with im2col (as a convolution does), take the max or the mean of each
+column, and let autograd find the gradient. The Functions after them compute the same
+without copying the windows: ``im2col.windows`` gives a zero-copy view
 (N, C, KH, KW, OH, OW) of the padded input, and tap (kh, kw) of every window is one
 strided slice of it. So a pooling is a loop over the KH·KW kernel offsets, each step one
 whole-array operation:
@@ -22,9 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import arith, backend
+from .. import arith
 from ..autograd import Function, Tensor, as_tensor
-from .im2col import col2im, windows
+from ..backend import array_module
+from .basic import pad
+from .im2col import Col2Im, Im2Col, WindowGeometry, col2im, windows  # noqa: F401
+from .separable import Separable2d, matrix_on  # noqa: F401  (Separable2d was defined here)
 
 
 # ---- shared helpers -----------------------------------------------------------------------
@@ -39,60 +45,63 @@ def check_nchw(x: Any, fn: str) -> Tensor:
 
 
 def pool_geometry(fn: str, size: tuple[int, int], kernel_size: Any, stride: Any, padding: Any,
-                  dilation: Any = 1, ceil_mode: bool = False) -> tuple:
-    """Check the hyperparameters and return ((KH, KW), (SH, SW), (PH, PW), (DH, DW), (OH, OW)).
+                  dilation: Any = 1, ceil_mode: bool = False) -> WindowGeometry:
+    """Check the hyperparameters and say where the windows sit.
 
     The output sizes come from ``arith.pool_output_size``, which also rejects a kernel
-    larger than the padded input and padding larger than half the kernel.
+    larger than the padded input and padding larger than half the kernel. The geometry's
+    padding is (PH, PW) before, and after as much as the last window reaches (a ceil_mode
+    window may hang over the right padding).
     """
     k = arith.pair(kernel_size, "kernel_size")
     s = k if stride is None else arith.pair(stride, "stride")
     p = arith.pair(padding, "padding")
     d = arith.pair(dilation, "dilation")
-    out = []
+    out, pads = [], []
     for axis, i in enumerate(size):
         try:
-            out.append(arith.pool_output_size(i, k[axis], s[axis], p[axis], d[axis], ceil_mode))
+            o = arith.pool_output_size(i, k[axis], s[axis], p[axis], d[axis], ceil_mode)
         except ValueError as e:
             raise ValueError(f"{fn} along {'HW'[axis]} (input size {i}): {e}") from None
-    return k, s, p, d, tuple(out)
+        reach = (o - 1) * s[axis] + d[axis] * (k[axis] - 1) + 1       # padded size spanned
+        out.append(o)
+        pads.append((p[axis], max(0, reach - i - p[axis])))
+    return WindowGeometry(k, s, tuple(pads), d, 1, tuple(size), tuple(out))
 
 
-def window_pads(size: tuple, k: tuple, s: tuple, p: tuple, d: tuple, out: tuple) -> tuple:
-    """((top, bottom), (left, right)) padding: (PH, PW) before, and after as much as the
-    last window reaches (a ceil_mode window may hang over the right padding)."""
-    pads = []
-    for axis in range(2):
-        reach = (out[axis] - 1) * s[axis] + d[axis] * (k[axis] - 1) + 1   # padded size spanned
-        pads.append((p[axis], max(0, reach - size[axis] - p[axis])))
-    return tuple(pads)
+def _unpack(self: Function, geo: WindowGeometry) -> None:
+    """Keep the geometry on a pooling Function, also as k, s, p, d, out, pads."""
+    self.geo = geo
+    self.k, self.s, self.d, self.out, self.pads = geo.kernel, geo.stride, geo.dilation, geo.out_size, geo.padding
+    self.p = (geo.padding[0][0], geo.padding[1][0])
 
 
-class Separable2d(Function):
-    """A linear map that acts on H and W separately: y = A_h x A_wᵀ for every (n, c) plane.
-
-    A_h is (OH, H), A_w is (OW, W). Adaptive average pooling (rows of A hold 1/region size)
-    and interpolation (rows hold the interpolation weights) are both of this form.
-    Backward is the transpose: dL/dx = A_hᵀ g A_w.
-    """
-    def __init__(self, a_h, a_w):
-        self.a_h, self.a_w = a_h, a_w
-
-    @staticmethod
-    def apply(x, b, d):
-        """b x dᵀ for every plane of x, as two big matrix products (NumPy's batched
-        ``b @ x`` would run one small product per plane, many times slower)."""
-        xp = backend.array_module(x)
-        rows = xp.tensordot(b, x, axes=(1, 2))                       # (OH, N, C, W)
-        return xp.tensordot(rows, d, axes=(3, 1)).transpose(1, 2, 0, 3)  # (N, C, OH, OW)
-
-    def forward(self, x): return self.apply(x, self.a_h, self.a_w)
-    def backward(self, g): return self.apply(g, self.a_h.T, self.a_w.T)
+# ---- the readable forms: windows as columns, then a max or a mean (autograd differentiates) -
+def max_pool2d_simple(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                      dilation: Any = 1, ceil_mode: bool = False) -> Tensor:
+    """max_pool2d as im2col (padding -inf) + max over each column's window: equal to max_pool2d
+    (with distinct values; tied maxima share the gradient here, the first one wins there)."""
+    x = check_nchw(x, "max_pool2d_simple")
+    geo = pool_geometry("max_pool2d_simple", x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode)
+    return _pool_simple(x, geo, -float("inf")).max(axis=1).transpose(1, 0, 2, 3)
 
 
-def matrix_on(a: np.ndarray, like: Any) -> Any:
-    """A host matrix (small, built with NumPy) in ``like``'s dtype, on ``like``'s device."""
-    return backend.to_device(a.astype(like.dtype), backend.device_of(like))
+def avg_pool2d_simple(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                      ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+    """avg_pool2d as im2col (padding 0) + sum over each column's window / divisor: equal to
+    avg_pool2d."""
+    x = check_nchw(x, "avg_pool2d_simple")
+    geo = pool_geometry("avg_pool2d_simple", x.shape[2:], kernel_size, stride, padding, 1, ceil_mode)
+    total = _pool_simple(x, geo, 0.0).sum(axis=1).transpose(1, 0, 2, 3)
+    return total / _avg_divisor_2d(x.data, geo, count_include_pad)
+
+
+def _pool_simple(x: Tensor, geo: WindowGeometry, pad_value: float) -> Tensor:
+    """Windows of x padded with ``pad_value`` as (C, KH·KW, N, OH, OW)."""
+    (N, C), (KH, KW), (OH, OW) = x.shape[:2], geo.kernel, geo.out_size
+    xpad = pad(x, ((0, 0), (0, 0)) + geo.padding, value=pad_value)
+    cols = Im2Col(geo.kernel, geo.stride, ((0, 0), (0, 0)), geo.dilation)(xpad)   # (C·KH·KW, N·OH·OW)
+    return cols.reshape(C, KH * KW, N, OH, OW)
 
 
 # ---- max pooling --------------------------------------------------------------------------
@@ -103,14 +112,13 @@ class MaxPool2d(Function):
     larger value keeps the first maximum (PyTorch's tie rule); NaN always wins, so NaN
     propagates. Backward: dL/dx[winner] += g for every window (other inputs get 0).
     """
-    def __init__(self, k, s, p, d, out):
-        self.k, self.s, self.p, self.d, self.out = k, s, p, d, out
+    def __init__(self, geo: WindowGeometry):
+        _unpack(self, geo)
 
     def forward(self, x):
-        xp = backend.array_module(x)
+        xp = array_module(x)
         (KH, KW), (SH, SW), (PH, PW), (DH, DW), (OH, OW) = self.k, self.s, self.p, self.d, self.out
         N, C, H, W = self.shape = x.shape
-        self.pads = window_pads((H, W), self.k, self.s, self.p, self.d, self.out)
         xpad = x if self.pads == ((0, 0), (0, 0)) else xp.pad(x, ((0, 0), (0, 0)) + self.pads,
                                                                constant_values=-np.inf)
         top = xp.arange(OH, dtype=np.int64) * SH - PH         # input row of each window's tap kh = 0
@@ -132,7 +140,7 @@ class MaxPool2d(Function):
         return best, index
 
     def backward(self, g):
-        xp = backend.array_module(g)
+        xp = array_module(g)
         (KH, KW), (DH, DW), W = self.k, self.d, self.shape[3]
         tap = self.corner + (xp.arange(KH)[:, None] * DH * W + xp.arange(KW) * DW)[:, :, None, None, None]
         # columns (C, KH, KW, N, OH, OW) in im2col's layout: g where that tap won, else 0.
@@ -155,9 +163,8 @@ def max_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride: int | tupl
     PyTorch does, ready for ``max_unpool2d``.
     """
     x = check_nchw(x, "max_pool2d")
-    k, s, p, d, out = pool_geometry("max_pool2d", x.shape[2:], kernel_size, stride, padding,
-                                    dilation, ceil_mode)
-    y, index = MaxPool2d(k, s, p, d, out)(x)
+    geo = pool_geometry("max_pool2d", x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode)
+    y, index = MaxPool2d(geo)(x)
     return (y, index) if return_indices else y
 
 
@@ -176,20 +183,23 @@ def _avg_divisor(xp: Any, i: int, k: int, s: int, p: int, o: int, count_include_
     return xp.minimum(end, i) - xp.maximum(start, 0)
 
 
+def _avg_divisor_2d(x: Any, geo: WindowGeometry, count_include_pad: bool) -> Any:
+    """The (OH, OW) divisors of an average pooling of x, in x's dtype and on its device."""
+    xp, (H, W) = array_module(x), geo.in_size
+    dh, dw = (_avg_divisor(xp, i, geo.kernel[a], geo.stride[a], geo.padding[a][0], geo.out_size[a],
+                           count_include_pad) for a, i in enumerate((H, W)))
+    return (dh[:, None] * dw[None, :]).astype(x.dtype)
+
+
 class AvgPool2d(Function):
     """y = (Σ window) / divisor;  dL/dx gets g / divisor from every window that covers it."""
-    def __init__(self, k, s, p, out, count_include_pad):
-        self.k, self.s, self.p, self.out = k, s, p, out
+    def __init__(self, geo: WindowGeometry, count_include_pad: bool):
+        _unpack(self, geo)
         self.count_include_pad = count_include_pad
 
     def forward(self, x):
-        xp = backend.array_module(x)
         self.shape = x.shape
-        H, W = x.shape[2:]
-        dh = _avg_divisor(xp, H, self.k[0], self.s[0], self.p[0], self.out[0], self.count_include_pad)
-        dw = _avg_divisor(xp, W, self.k[1], self.s[1], self.p[1], self.out[1], self.count_include_pad)
-        self.divisor = (dh[:, None] * dw[None, :]).astype(x.dtype)     # (OH, OW)
-        self.pads = window_pads((H, W), self.k, self.s, self.p, (1, 1), self.out)
+        self.divisor = _avg_divisor_2d(x, self.geo, self.count_include_pad)   # (OH, OW)
         view = windows(x, self.k, self.s, self.pads, out_size=self.out)  # zero padding
         total = sum(view[:, :, kh, kw] for kh in range(self.k[0]) for kw in range(self.k[1]))
         return total / self.divisor
@@ -197,7 +207,7 @@ class AvgPool2d(Function):
     def backward(self, g):
         (KH, KW), (OH, OW), (N, C) = self.k, self.out, self.shape[:2]
         share = (g / self.divisor).transpose(1, 0, 2, 3)[:, None, None]  # every tap's share
-        cols = backend.array_module(g).broadcast_to(share, (C, KH, KW, N, OH, OW))
+        cols = array_module(g).broadcast_to(share, (C, KH, KW, N, OH, OW))
         return col2im(cols, self.shape, self.k, self.s, self.pads, (1, 1), self.out)
 
 
@@ -213,8 +223,8 @@ def avg_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride: int | tupl
     (``False``); a ceil_mode overhang beyond the padding never counts.
     """
     x = check_nchw(x, "avg_pool2d")
-    k, s, p, _, out = pool_geometry("avg_pool2d", x.shape[2:], kernel_size, stride, padding, 1, ceil_mode)
-    return AvgPool2d(k, s, p, out, bool(count_include_pad))(x)
+    geo = pool_geometry("avg_pool2d", x.shape[2:], kernel_size, stride, padding, 1, ceil_mode)
+    return AvgPool2d(geo, bool(count_include_pad))(x)
 
 
 def adaptive_matrix(i: int, o: int) -> np.ndarray:

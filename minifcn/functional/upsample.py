@@ -22,7 +22,8 @@ import numpy as np
 
 from .. import arith
 from ..autograd import Tensor
-from .pool import Separable2d, check_nchw, matrix_on
+from .pool import check_nchw
+from .separable import Separable2d, matrix_on
 from .unpool import UnpoolNearest
 
 MODES = ("nearest", "bilinear")

@@ -60,13 +60,19 @@ _MINIMUM = {"input_size": 1, "kernel_size": 1, "stride": 1, "dilation": 1,
             "padding": 0, "output_padding": 0}
 
 
-def _check_int(value, name: str, minimum: int) -> int:
-    """Return ``value`` as a Python int, or raise naming ``name``, the value and the range."""
+def check_int(name: str, value, low: int, high: int | None = None) -> int:
+    """``value`` as a Python int in ``low..high`` (no upper bound when ``high`` is None).
+
+    The library's one integer check (``minifcn.checks`` re-exports it; it lives here
+    because this module must import nothing). A non-integer (bools included) raises
+    TypeError, an integer out of range ValueError; both name the argument, the value and
+    the valid range.
+    """
+    valid = f">= {low}" if high is None else f"in {low}..{high}"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, "
-                        f"got {value!r} of type {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+        raise TypeError(f"{name} must be an integer {valid}, got {value!r} of type {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be an integer {valid}, got {int(value)}")
     return int(value)
 
 
@@ -85,11 +91,11 @@ def pair(v, name: str, minimum: int | None = None) -> tuple[int, int]:
         if len(v) != 2:
             raise ValueError(f"{name} must be an int or a pair of ints (H, W), "
                              f"got {v!r} with {len(v)} values")
-        return (_check_int(v[0], f"{name}[0]", lo), _check_int(v[1], f"{name}[1]", lo))
+        return (check_int(f"{name}[0]", v[0], lo), check_int(f"{name}[1]", v[1], lo))
     if isinstance(v, bool) or not isinstance(v, numbers.Integral):
         raise TypeError(f"{name} must be an int or a pair of ints (H, W) >= {lo}, "
                         f"got {v!r} of type {type(v).__name__}")
-    v = _check_int(v, name, lo)
+    v = check_int(name, v, lo)
     return (v, v)
 
 
@@ -99,8 +105,8 @@ def effective_kernel_size(k: int, dilation: int = 1) -> int:
     Dilation inserts d - 1 holes between the k taps (*à trous*), so a 3-tap kernel with
     d = 2 spans 5 input positions with still only 3 weights.
     """
-    k = _check_int(k, "kernel_size", 1)
-    d = _check_int(dilation, "dilation", 1)
+    k = check_int("kernel_size", k, 1)
+    d = check_int("dilation", dilation, 1)
     return k + (k - 1) * (d - 1)
 
 
@@ -132,11 +138,11 @@ def conv_output_size(i: int, k: int, stride: int = 1, padding: int = 0,
     >>> conv_output_size(5, 3), conv_output_size(5, 3, stride=2, padding=1)
     (3, 3)
     """
-    i = _check_int(i, "input_size", 1)
-    k = _check_int(k, "kernel_size", 1)
-    s = _check_int(stride, "stride", 1)
-    p = _check_int(padding, "padding", 0)
-    d = _check_int(dilation, "dilation", 1)
+    i = check_int("input_size", i, 1)
+    k = check_int("kernel_size", k, 1)
+    s = check_int("stride", stride, 1)
+    p = check_int("padding", padding, 0)
+    d = check_int("dilation", dilation, 1)
     _check_fits(i, k, s, p, d)
     return (i + 2 * p - d * (k - 1) - 1) // s + 1
 
@@ -156,12 +162,12 @@ def conv_transpose_output_size(i: int, k: int, stride: int = 1, padding: int = 0
     >>> conv_transpose_output_size(3, 3, stride=2, padding=1, output_padding=1)
     6
     """
-    i = _check_int(i, "input_size", 1)
-    k = _check_int(k, "kernel_size", 1)
-    s = _check_int(stride, "stride", 1)
-    p = _check_int(padding, "padding", 0)
-    a = _check_int(output_padding, "output_padding", 0)
-    d = _check_int(dilation, "dilation", 1)
+    i = check_int("input_size", i, 1)
+    k = check_int("kernel_size", k, 1)
+    s = check_int("stride", stride, 1)
+    p = check_int("padding", padding, 0)
+    a = check_int("output_padding", output_padding, 0)
+    d = check_int("dilation", dilation, 1)
     if a >= max(s, d):
         # a >= s would add a whole extra stride's worth of rows that no input feeds
         raise ValueError(
@@ -191,11 +197,11 @@ def pool_output_size(i: int, k: int, stride: int | None = None, padding: int = 0
     >>> pool_output_size(5, 2), pool_output_size(5, 2, ceil_mode=True)
     (2, 3)
     """
-    i = _check_int(i, "input_size", 1)
-    k = _check_int(k, "kernel_size", 1)
-    s = k if stride is None else _check_int(stride, "stride", 1)
-    p = _check_int(padding, "padding", 0)
-    d = _check_int(dilation, "dilation", 1)
+    i = check_int("input_size", i, 1)
+    k = check_int("kernel_size", k, 1)
+    s = k if stride is None else check_int("stride", stride, 1)
+    p = check_int("padding", padding, 0)
+    d = check_int("dilation", dilation, 1)
     if p > k // 2:
         # PyTorch's rule: padding only centres windows on border pixels
         raise ValueError(f"padding={p} must be at most half the kernel_size: "
@@ -236,9 +242,9 @@ def _layer(layer, index: int) -> tuple[int, int, int]:
         raise ValueError(f"layers[{index}] must be a tuple (kernel,), (kernel, stride) or "
                          f"(kernel, stride, dilation), got {layer!r}")
     k, s, d = (tuple(layer) + (1, 1))[:3]
-    return (_check_int(k, f"layers[{index}] kernel_size", 1),
-            _check_int(s, f"layers[{index}] stride", 1),
-            _check_int(d, f"layers[{index}] dilation", 1))
+    return (check_int(f"layers[{index}] kernel_size", k, 1),
+            check_int(f"layers[{index}] stride", s, 1),
+            check_int(f"layers[{index}] dilation", d, 1))
 
 
 def receptive_field_table(layers: Sequence[tuple[int, ...]]) -> list[RFRow]:

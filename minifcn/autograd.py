@@ -163,7 +163,7 @@ class Tensor:
                                    f"{self.shape}; pass grad= of that shape")
             grad = xp.ones_like(self.data)
         else:
-            grad = grad.data if isinstance(grad, Tensor) else grad
+            grad = unwrap(grad)
             if tuple(grad.shape) != self.shape:
                 raise ValueError(f"backward(grad=...) has shape {tuple(grad.shape)}, expected {self.shape}")
         grads = {id(self): grad}

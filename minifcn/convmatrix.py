@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import arith, backend
-from .autograd import Tensor
+from .autograd import unwrap
 
 
 def conv_matrix(weight: Any, input_size: int | tuple[int, int], stride: Any = 1, padding: Any = 0,
@@ -38,7 +38,7 @@ def conv_matrix(weight: Any, input_size: int | tuple[int, int], stride: Any = 1,
     ``max_mib`` MiB. ``sparse=True`` returns a ``scipy.sparse.csr_matrix`` (on the host)
     holding only the C_out·C_in/G·KH·KW·OH·OW kernel entries.
     """
-    w = backend.to_numpy(weight.data if isinstance(weight, Tensor) else weight)
+    w = backend.to_numpy(unwrap(weight))
     if w.ndim != 4:
         raise ValueError(f"conv_matrix: weight must be 4-D (C_out, C_in/groups, KH, KW), got shape {w.shape}")
     C_out, Cg, KH, KW = w.shape
@@ -70,7 +70,7 @@ def conv_matrix(weight: Any, input_size: int | tuple[int, int], stride: Any = 1,
                          "max_mib, or pass sparse=True")
     C = np.zeros(shape, dtype=w.dtype)
     C[rows, cols] = vals           # each (row, col) pair occurs once: one tap per window and pixel
-    return backend.to_device(C, backend.device_of(weight.data if isinstance(weight, Tensor) else weight))
+    return backend.to_device(C, backend.device_of(unwrap(weight)))
 
 
 def conv_matrix_1d(kernel: Any, input_size: int, stride: int = 1, padding: int = 0,

@@ -29,7 +29,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from minifcn import backend
+from . import backend
+from .checks import check_label_range, unwrap
 
 __all__ = ["confusion_matrix", "pixel_accuracy", "dice", "iou", "mean_dice", "mean_iou",
            "summary", "hausdorff_distance"]
@@ -39,10 +40,7 @@ __all__ = ["confusion_matrix", "pixel_accuracy", "dice", "iou", "mean_dice", "me
 
 def _as_array(x: Any, name: str) -> Any:
     """The backend array behind ``x``: a Tensor's ``.data``, a list as a NumPy array."""
-    # Duck-typed so this module need not import the autograd core. (A NumPy array also
-    # has a ``.data`` attribute - its raw buffer - hence the check on the class name.)
-    if type(x).__name__ == "Tensor" and hasattr(x, "data"):
-        x = x.data
+    x = unwrap(x)
     if isinstance(x, (list, tuple)):
         x = np.asarray(x)
     if not backend.is_array(x):
@@ -107,14 +105,9 @@ def _num_classes(pred: Any, target: Any, num_classes: int | None) -> int:
 
 def _check_range(x: Any, name: str, num_classes: int) -> None:
     """Every label of ``x`` must lie in [0, num_classes)."""
-    if x.size == 0:
-        return
-    lo, hi = int(_host_scalar(x.min())), int(_host_scalar(x.max()))
-    bad = lo if lo < 0 else hi if hi >= num_classes else None
-    if bad is not None:
-        hint = " (mark pixels to skip with ignore_index)" if name == "target" else ""
-        raise ValueError(f"{name} holds the label {bad}, outside the valid range "
-                         f"[0, {num_classes}) for num_classes={num_classes}{hint}")
+    hint = " (mark pixels to skip with ignore_index)" if name == "target" else ""
+    if x.size:
+        check_label_range(x, num_classes, name, hint=hint)
 
 
 # ------------------------------------------------------------- confusion-matrix metrics

@@ -20,22 +20,11 @@ so load it into an optimiser built over the same parameters in the same order.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Iterable
 
 from . import backend
 from .autograd import Tensor
-from .checks import check_int
-
-
-def _check_number(name: str, value: Any, low: float = 0.0, high: float = math.inf,
-                  high_open: bool = False) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and low <= value and (
-        value < high if high_open else value <= high)
-    if not ok:
-        bracket = ")" if high_open else "]"
-        raise ValueError(f"{name}={value!r} must be a number in [{low}, {high}{bracket}")
-    return float(value)
+from .checks import check_float, check_int
 
 
 class Optimizer:
@@ -62,7 +51,7 @@ class Optimizer:
                                  "can never be updated")
         if len({id(p) for p in self.params}) != len(self.params):
             raise ValueError("some parameters appear more than once in params")
-        self.lr = _check_number("lr", lr)
+        self.lr = check_float("lr", lr, 0)
         self.state: dict[int, dict[str, Any]] = {}   # position -> {"step": t, "<buffer>": array}
 
     def zero_grad(self) -> None:
@@ -145,9 +134,9 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, dampening: float = 0.0) -> None:
         super().__init__(params, lr)
-        self.momentum = _check_number("momentum", momentum)
-        self.weight_decay = _check_number("weight_decay", weight_decay)
-        self.dampening = _check_number("dampening", dampening, 0.0, 1.0)
+        self.momentum = check_float("momentum", momentum, 0)
+        self.weight_decay = check_float("weight_decay", weight_decay, 0)
+        self.dampening = check_float("dampening", dampening, 0, 1)
         self.nesterov = bool(nesterov)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError(f"nesterov=True needs momentum > 0 and dampening = 0, got "
@@ -181,10 +170,10 @@ class Adam(Optimizer):
         super().__init__(params, lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas={betas!r} must be a pair (beta1, beta2)")
-        self.betas = (_check_number("betas[0]", betas[0], 0.0, 1.0, high_open=True),
-                      _check_number("betas[1]", betas[1], 0.0, 1.0, high_open=True))
-        self.eps = _check_number("eps", eps)
-        self.weight_decay = _check_number("weight_decay", weight_decay)
+        self.betas = (check_float("betas[0]", betas[0], 0, 1, high_open=True),
+                      check_float("betas[1]", betas[1], 0, 1, high_open=True))
+        self.eps = check_float("eps", eps, 0)
+        self.weight_decay = check_float("weight_decay", weight_decay, 0)
 
     def _update(self, p: Any, g: Any, state: dict[str, Any]) -> None:
         xp = backend.array_module(p)
@@ -262,7 +251,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
         self.step_size = check_int("step_size", step_size, 1)
-        self.gamma = _check_number("gamma", gamma)
+        self.gamma = check_float("gamma", gamma, 0)
         super().__init__(optimizer)
 
     def lr_at(self, epoch: int) -> float:
@@ -275,7 +264,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
         self.T_max = check_int("T_max", T_max, 1)
-        self.eta_min = _check_number("eta_min", eta_min)
+        self.eta_min = check_float("eta_min", eta_min, 0)
         super().__init__(optimizer)
 
     def lr_at(self, epoch: int) -> float:

@@ -162,15 +162,15 @@ def test_imbalance_makes_last_class_rare():
 
 
 @pytest.mark.parametrize("bad, match", [
-    (dict(n=-1), r"n=-1 is not valid"),
-    (dict(n=4, num_classes=1), r"num_classes=1 is not valid; use an integer in 2\.\.5"),
-    (dict(n=4, num_classes=6), r"num_classes=6"),
-    (dict(n=4, image_size=4), r"image_size=4 is not valid"),
-    (dict(n=4, imbalance=0.5), r"imbalance=0.5 is not valid; use a number >= 1"),
+    (dict(n=-1), r"n must be an integer >= 0, got -1"),
+    (dict(n=4, num_classes=1), r"num_classes must be an integer in 2\.\.5, got 1"),
+    (dict(n=4, num_classes=6), r"num_classes must be an integer in 2\.\.5, got 6"),
+    (dict(n=4, image_size=4), r"image_size must be an integer >= 8, got 4"),
+    (dict(n=4, imbalance=0.5), r"imbalance must be a number >= 1\.0, got 0\.5"),
     (dict(n=4, channels=2), r"channels=2 is not valid; use 1 \(grey\) or 3"),
-    (dict(n=4, noise=-0.1), r"noise=-0.1"),
+    (dict(n=4, noise=-0.1), r"noise must be a number >= 0\.0, got -0\.1"),
     (dict(n=4, radius=(30, 40)), r"radius=\(30, 40\) is not valid"),
-    (dict(n=4, seed=-3), r"seed=-3"),
+    (dict(n=4, seed=-3), r"seed must be an integer >= 0, got -3"),
 ])
 def test_shapes_bad_arguments(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -366,7 +366,7 @@ def test_folder_layout_problems(tmp_path, folder):
     with pytest.raises(DataError, match=r"images differ in size .*pass image_size="):
         ds.arrays()
     assert FolderDataset(folder, image_size=8).arrays()[0].shape == (4, 3, 8, 8)
-    with pytest.raises(ValueError, match=r"num_classes=0 is not valid; use an integer >= 1"):
+    with pytest.raises(ValueError, match=r"num_classes must be an integer >= 1, got 0"):
         FolderDataset(folder, num_classes=0)
 
 
@@ -466,11 +466,11 @@ def test_loader_on_synthetic_subset_with_transform():
 
 def test_loader_bad_arguments():
     ds = ArrayDataset(np.arange(4))
-    with pytest.raises(ValueError, match=r"batch_size=0 is not valid; use an integer >= 1"):
+    with pytest.raises(ValueError, match=r"batch_size must be an integer >= 1, got 0"):
         DataLoader(ds, batch_size=0)
     with pytest.raises(ValueError, match=r"transform=3 is not valid"):
         DataLoader(ds, transform=3)
-    with pytest.raises(ValueError, match=r"epoch=-1"):
+    with pytest.raises(ValueError, match=r"epoch must be an integer >= 0, got -1"):
         DataLoader(ds).set_epoch(-1)
     with pytest.raises(ValueError, match=r"lengths \[3, 2\] cannot form a data set"):
         ArrayDataset(np.zeros(3), np.zeros(2))

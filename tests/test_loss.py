@@ -459,13 +459,13 @@ def test_other_loss_errors(device):
 
 def test_helper_errors(device):
     labels = to_xp(np.array([[0, 1], [3, 255]]), device)
-    with pytest.raises(ValueError, match=r"one_hot: labels hold 3, outside \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"one_hot: labels hold label 3, outside \[0, 3\)"):
         F.one_hot(labels, 3)
     with pytest.raises(TypeError, match="one_hot: labels must be integers, got dtype float64"):
         F.one_hot(to_xp(np.zeros(2), device), 3)
-    with pytest.raises(ValueError, match="one_hot: num_classes=0 must be a positive integer"):
+    with pytest.raises(ValueError, match="one_hot: num_classes must be an integer >= 1, got 0"):
         F.one_hot(labels, 0)
-    with pytest.raises(ValueError, match=r"class_weights: labels hold 3, outside \[0, 3\).*ignore_index=255"):
+    with pytest.raises(ValueError, match=r"class_weights: labels hold label 3, outside \[0, 3\).*ignore_index=255"):
         F.class_weights(labels, 3, ignore_index=255)
     with pytest.raises(ValueError, match="method='mean' is not one of"):
         F.class_weights(labels, 4, method="mean")

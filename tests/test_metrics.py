@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from conftest import to_xp
 from minifcn import backend, metrics
+from minifcn.autograd import Tensor
 
 
 # --------------------------------------------------------------- independent references
@@ -192,13 +193,16 @@ def test_uint8_and_bool_label_maps(device):
 
 
 def test_tensor_and_list_inputs():
-    class Tensor:  # what metrics sees of a minifcn Tensor: its class name and .data
-        def __init__(self, data):
-            self.data = data
-
     pred, target = random_labels(3, (4, 4), 3)
     np.testing.assert_array_equal(metrics.dice(Tensor(pred), Tensor(target), 3),
                                   metrics.dice(pred, target, 3))
+
+    class LookAlike:  # a class named like a Tensor with a .data is not a Tensor
+        def __init__(self, data):
+            self.data = data
+    LookAlike.__name__ = "Tensor"
+    with pytest.raises(TypeError, match="pred must be a NumPy or CuPy array"):
+        metrics.dice(LookAlike(pred), target, 3)
     assert metrics.pixel_accuracy([0, 1, 1, 1], [0, 1, 0, 1]) == 0.75
 
 
@@ -206,10 +210,9 @@ def test_tensor_and_list_inputs():
 
 def test_label_errors_name_argument_value_and_range(device):
     a = to_xp([[0, 1], [2, 1]], device)
-    with pytest.raises(ValueError, match=r"target holds the label 2, outside the valid range "
-                                         r"\[0, 2\) for num_classes=2.*ignore_index"):
+    with pytest.raises(ValueError, match=r"target holds label 2, outside \[0, 2\) for K=2 classes.*ignore_index"):
         metrics.confusion_matrix(a, a, 2)
-    with pytest.raises(ValueError, match=r"pred holds the label -1, outside .*\[0, 3\)"):
+    with pytest.raises(ValueError, match=r"pred holds label -1, outside \[0, 3\)"):
         metrics.dice(to_xp([0, -1], device), to_xp([0, 1], device), 3)
     with pytest.raises(ValueError, match=r"same shape.*pred \(2, 2\) and target \(4,\)"):
         metrics.iou(a, to_xp([0, 1, 1, 0], device), 3)

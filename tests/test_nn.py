@@ -426,15 +426,15 @@ def test_activation_layers(device):
 # --------------------------------------------------------------- bad input
 
 @pytest.mark.parametrize("make, error, match", [
-    (lambda: nn.Conv2d(4, 6, 3, groups=4), ValueError, "groups=4 must divide in_channels=4 and out_channels=6"),
-    (lambda: nn.Conv2d(0, 6, 3), ValueError, "in_channels=0 is not valid; use an integer >= 1"),
+    (lambda: nn.Conv2d(4, 6, 3, groups=4), ValueError, "groups=4 must divide in_channels = 4 and out_channels = 6"),
+    (lambda: nn.Conv2d(0, 6, 3), ValueError, "in_channels must be an integer >= 1, got 0"),
     (lambda: nn.Conv2d(1, 1, 0), ValueError, "kernel_size must be an integer >= 1, got 0"),
     (lambda: nn.Conv2d(1, 1, 3, stride=2, padding="same"), ValueError, "padding='same' needs stride=1"),
-    (lambda: nn.Conv2d(1, 1, 3, padding="full"), ValueError, "padding='full' must be"),
+    (lambda: nn.Conv2d(1, 1, 3, padding="full"), ValueError, r"padding must be an int, a pair \(PH, PW\), 'valid' or 'same', got 'full'"),
     (lambda: nn.ConvTranspose2d(1, 1, 3, stride=2, output_padding=2), ValueError,
      "output_padding=.* must be smaller than stride"),
-    (lambda: nn.BatchNorm2d(3, momentum=1.5), ValueError, "momentum=1.5 must be a number in"),
-    (lambda: nn.Dropout(1.0), ValueError, r"Dropout p=1.0 must be a number in \[0, 1\)"),
+    (lambda: nn.BatchNorm2d(3, momentum=1.5), ValueError, r"momentum must be a number in \[0, 1\], got 1.5"),
+    (lambda: nn.Dropout(1.0), ValueError, r"Dropout p must be a number in \[0, 1\), got 1.0"),
     (lambda: nn.Upsample(), ValueError, "exactly one of size=None and scale_factor=None"),
     (lambda: nn.Conv2d(1, 1, 3, rng="seed"), TypeError, "rng='seed' must be a numpy.random.Generator"),
 ])

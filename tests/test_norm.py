@@ -164,9 +164,9 @@ def test_batch_norm_errors(device):
         F.batch_norm(x, None, None, None, leaf(np.ones(2), device), training=True)
     with pytest.raises(ValueError, match=r"more than one value per channel, got x of shape \(1, 3, 1, 1\)"):
         F.batch_norm(leaf(np.zeros((1, 3, 1, 1)), device), ok, to_xp(np.ones(3), device), training=True)
-    with pytest.raises(ValueError, match=r"momentum=1.5 must be in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"batch_norm: momentum must be a number in \[0, 1\], got 1.5"):
         F.batch_norm(x, None, None, training=True, momentum=1.5)
-    with pytest.raises(ValueError, match="eps=0 must be > 0"):
+    with pytest.raises(ValueError, match="batch_norm: eps must be a number > 0, got 0"):
         F.batch_norm(x, None, None, training=True, eps=0)
     with pytest.raises(TypeError, match="running_mean must be a floating NumPy/CuPy array .*got list"):
         F.batch_norm(x, [0.0, 0.0, 0.0], ok, training=True)

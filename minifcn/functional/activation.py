@@ -12,6 +12,7 @@ from typing import Any
 
 from ..autograd import Function, ReLU, Sigmoid, Tanh, Tensor, relu, sigmoid, tanh  # noqa: F401
 from ..backend import array_module
+from ..checks import check_float
 
 
 class LeakyReLU(Function):
@@ -91,8 +92,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -
     ``rng`` (a ``numpy.random.Generator``) makes the mask reproducible; without it the
     array module's global generator is used.
     """
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout p={p} must be in [0, 1)")
+    check_float("dropout p", p, 0, 1, high_open=True)
     if not training or p == 0:
         return x
     return Dropout(p, rng)(x)

@@ -28,6 +28,7 @@ from typing import Any
 from .. import arith
 from ..autograd import Function, Tensor, as_tensor, is_grad_enabled
 from ..backend import array_module, is_array
+from ..checks import check_conv_padding, check_groups
 from . import conv_fast
 from .im2col import Col2Im, Im2Col, WindowGeometry, col2im, im2col
 
@@ -178,13 +179,10 @@ def _shape_of(a: Any, name: str, op: str, layout: str) -> tuple:
 def _check_common(op: str, x: Any, weight: Any, bias: Any, groups: Any, w_layout: str) -> tuple:
     xs = _shape_of(x, "x", op, "(N, C, H, W)")
     ws = _shape_of(weight, "weight", op, w_layout)
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"{op}: groups must be an integer >= 1, got {groups!r}")
+    check_groups(groups, {"the input channels C_in = x.shape[1]": xs[1]}, op)
     if x.dtype != weight.dtype or x.dtype.kind != "f":
         raise TypeError(f"{op}: x ({x.dtype}) and weight ({weight.dtype}) need one floating dtype; "
                         "cast one with .astype(...)")
-    if xs[1] % groups:
-        raise ValueError(f"{op}: groups={groups} must divide the input channels C_in = x.shape[1] = {xs[1]}")
     return xs, ws
 
 
@@ -207,25 +205,17 @@ def conv2d_geometry(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padd
     """Check conv2d's arguments and work out where its windows sit."""
     op = "conv2d"
     xs, ws = _check_common(op, x, weight, bias, groups, "(C_out, C_in/groups, KH, KW)")
-    if ws[0] % groups:
-        raise ValueError(f"{op}: groups={groups} must divide the output channels C_out = weight.shape[0] = {ws[0]}")
+    check_groups(groups, {"the output channels C_out = weight.shape[0]": ws[0]}, op)
     if xs[1] != ws[1] * groups:
         raise ValueError(f"{op}: x has C_in = {xs[1]} channels but weight of shape {ws} with groups={groups} "
                          f"expects weight.shape[1]*groups = {ws[1]}*{groups} = {ws[1] * groups}")
     _check_bias(op, bias, ws[0])
     kernel, s, d = ws[2:], arith.pair(stride, "stride"), arith.pair(dilation, "dilation")
-    if isinstance(padding, str):
-        if padding == "valid":
-            padding = 0
-        elif padding != "same":
-            raise ValueError(f"{op}: padding must be an int, a pair (PH, PW), 'valid' or 'same', got {padding!r}")
-        elif s != (1, 1):
-            raise ValueError(f"{op}: padding='same' needs stride=1, got stride={stride!r} "
-                             "(a strided convolution cannot keep the size; give padding as numbers)")
-        else:  # total d(k-1) per axis, the odd one out at the bottom/right as in PyTorch
-            pad = (arith.same_padding(kernel[0], d[0]), arith.same_padding(kernel[1], d[1]))
-            return ConvGeometry(kernel, s, pad, d, groups, xs[2:], xs[2:])
-    p = arith.pair(padding, "padding")
+    padding = check_conv_padding(padding, stride, op)
+    if padding == "same":   # total d(k-1) per axis, the odd one out at the bottom/right as in PyTorch
+        pad = (arith.same_padding(kernel[0], d[0]), arith.same_padding(kernel[1], d[1]))
+        return ConvGeometry(kernel, s, pad, d, groups, xs[2:], xs[2:])
+    p = (0, 0) if padding == "valid" else padding
     out = tuple(_out_size(op, ax, xs[2 + a], kernel[a], s[a], p[a], d[a]) for a, ax in enumerate("HW"))
     return ConvGeometry(kernel, s, ((p[0], p[0]), (p[1], p[1])), d, groups, xs[2:], out)
 

@@ -27,18 +27,15 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, as_tensor
+from ..checks import check_choice, check_label_range, unwrap
 from .activation import log_softmax, sigmoid, softmax
+from .labels import class_weights, one_hot  # noqa: F401  (they lived here before)
 
 REDUCTIONS = ("mean", "sum", "none")
 MODES = ("multiclass", "binary")
 
 
 # ---- argument checking ------------------------------------------------------------------
-def _check_choice(name: str, value: str, allowed: tuple, fn: str) -> None:
-    if value not in allowed:
-        raise ValueError(f"{fn}: {name}={value!r} is not one of {allowed}")
-
-
 def _logits(x: Any, fn: str, name: str = "logits") -> Tensor:
     x = as_tensor(x)
     if x.dtype.kind != "f":
@@ -48,8 +45,7 @@ def _logits(x: Any, fn: str, name: str = "logits") -> Tensor:
 
 def _on_device(value: Any, like: Tensor, name: str, fn: str, like_is: str = "logits are") -> Any:
     """``value`` (array, Tensor, list or number) as a raw array on ``like``'s device."""
-    if isinstance(value, Tensor):
-        value = value.data
+    value = unwrap(value)
     if not backend.is_array(value):  # Python data has no device yet: put it with the logits
         return backend.to_device(np.asarray(value), like.device)
     if backend.device_of(value) != like.device:
@@ -75,17 +71,6 @@ def _labels(target: Any, like: Tensor, fn: str) -> Any:
 def _check_ignore_index(ignore_index: Any, fn: str) -> None:
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
         raise TypeError(f"{fn}: ignore_index={ignore_index!r} must be an integer label (default -100)")
-
-
-def _check_label_range(labels: Any, K: int, ignore_index: int | None, fn: str) -> None:
-    """Raise if a label is outside [0, K) and is not ``ignore_index`` (one host sync)."""
-    bad = (labels < 0) | (labels >= K)
-    if ignore_index is not None:
-        bad &= labels != ignore_index
-    if bool(bad.any()):
-        label = int(labels[bad][0])
-        raise ValueError(f"{fn}: target holds label {label}, outside [0, {K}) for K={K} classes "
-                         f"(logits.shape[1]) and not ignore_index={ignore_index}")
 
 
 def _class_vector(values: Any, like: Tensor, K: int, name: str, fn: str) -> Any:
@@ -213,12 +198,12 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
     "sum" gives Σℓ, "none" ℓ with the target's shape.
     """
     fn = "cross_entropy"
-    _check_choice("reduction", reduction, REDUCTIONS, fn)
+    check_choice("reduction", reduction, REDUCTIONS, fn)
     logits = _logits(logits, fn)
     _check_ignore_index(ignore_index, fn)
     labels = _labels(target, logits, fn)
     K = logits.shape[1]
-    _check_label_range(labels, K, ignore_index, fn)
+    check_label_range(labels, K, "target", fn, ignore_index)
     if weight is not None:
         weight = _class_vector(weight, logits, K, "weight", fn)
     return CrossEntropy(labels, weight, ignore_index, reduction)(logits)
@@ -288,7 +273,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any, pos_weight: An
     p > 1 favouring recall. "mean" averages over every element.
     """
     fn = "binary_cross_entropy_with_logits"
-    _check_choice("reduction", reduction, REDUCTIONS, fn)
+    check_choice("reduction", reduction, REDUCTIONS, fn)
     logits = _logits(logits, fn)
     target = _on_device(target, logits, "target", fn)
     if tuple(target.shape) != logits.shape:
@@ -353,8 +338,8 @@ def focal_loss(logits: Tensor, target: Any, gamma: float = 2.0, alpha: Any = Non
     multiclass loss equals ``cross_entropy`` and the binary one BCE-with-logits.
     """
     fn = "focal_loss"
-    _check_choice("reduction", reduction, REDUCTIONS, fn)
-    _check_choice("mode", mode, MODES, fn)
+    check_choice("reduction", reduction, REDUCTIONS, fn)
+    check_choice("mode", mode, MODES, fn)
     if not gamma >= 0:
         raise ValueError(f"{fn}: gamma={gamma} must be >= 0")
     logits = _logits(logits, fn)
@@ -372,40 +357,13 @@ def focal_loss(logits: Tensor, target: Any, gamma: float = 2.0, alpha: Any = Non
         return BinaryFocalLoss(t, valid.astype(logits.dtype), gamma, alpha, reduction)(logits)
     labels = _labels(target, logits, fn)
     K = logits.shape[1]
-    _check_label_range(labels, K, ignore_index, fn)
+    check_label_range(labels, K, "target", fn, ignore_index)
     if alpha is not None and not isinstance(alpha, (int, float)):
         alpha = _class_vector(alpha, logits, K, "alpha", fn)
     return FocalLoss(labels, gamma, alpha, ignore_index, reduction)(logits)
 
 
 # ---- overlap and regression losses -------------------------------------------------------------
-def one_hot(labels: Any, num_classes: int, axis: int = -1, dtype: Any = np.int64) -> Any:
-    """Label map -> indicator array: out[..., k] = 1 where labels == k (k in [0, num_classes)).
-
-    Array (or Tensor) in, array out on the labels' device. As in PyTorch the class axis is
-    appended last by default; ``axis=1`` turns (N, H, W) labels into (N, K, H, W), the
-    layout of logits. Labels outside [0, num_classes) raise (one host sync).
-    """
-    labels = labels.data if isinstance(labels, Tensor) else labels
-    if not backend.is_array(labels):
-        labels = np.asarray(labels)
-    if labels.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
-    if not (isinstance(num_classes, (int, np.integer)) and num_classes >= 1):
-        raise ValueError(f"one_hot: num_classes={num_classes!r} must be a positive integer")
-    bad = (labels < 0) | (labels >= num_classes)
-    if bool(bad.any()):
-        raise ValueError(f"one_hot: labels hold {int(labels[bad][0])}, outside [0, {num_classes}) "
-                         f"for num_classes={num_classes}")
-    xp = backend.array_module(labels)
-    ndim = labels.ndim + 1
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"one_hot: axis={axis} is out of range for a result with {ndim} axes")
-    axis %= ndim
-    classes = xp.arange(num_classes).reshape([num_classes if i == axis else 1 for i in range(ndim)])
-    return (xp.expand_dims(labels, axis) == classes).astype(dtype)
-
-
 def dice_loss(logits: Tensor, target: Any, num_classes: int | None = None, smooth: float = 1.0,
               include_background: bool = True, mode: str = "multiclass", reduction: str = "mean") -> Tensor:
     """Soft Dice loss, 1 - (2 Σ p t + s) / (Σ p + Σ t + s) per class, s = ``smooth``.
@@ -420,8 +378,8 @@ def dice_loss(logits: Tensor, target: Any, num_classes: int | None = None, smoot
     Reduction over classes: "mean", "sum" or "none" (the per-class losses).
     """
     fn = "dice_loss"
-    _check_choice("reduction", reduction, REDUCTIONS, fn)
-    _check_choice("mode", mode, MODES, fn)
+    check_choice("reduction", reduction, REDUCTIONS, fn)
+    check_choice("mode", mode, MODES, fn)
     if not smooth >= 0:
         raise ValueError(f"{fn}: smooth={smooth} must be >= 0")
     logits = _logits(logits, fn)
@@ -434,7 +392,7 @@ def dice_loss(logits: Tensor, target: Any, num_classes: int | None = None, smoot
             raise ValueError(f"{fn}: num_classes={num_classes} does not match logits.shape[1]={K} "
                              f"(logits shape {logits.shape})")
         labels = _labels(target, logits, fn)
-        _check_label_range(labels, K, None, fn)
+        check_label_range(labels, K, "target", fn, None)
         probs = softmax(logits, axis=1)
         t = one_hot(labels, K, axis=1, dtype=logits.dtype)
     axes = (0,) + tuple(range(2, logits.ndim))  # everything but the class axis
@@ -454,7 +412,7 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     A target Tensor that requires a gradient receives one, as in PyTorch.
     """
     fn = "mse_loss"
-    _check_choice("reduction", reduction, REDUCTIONS, fn)
+    check_choice("reduction", reduction, REDUCTIONS, fn)
     pred = _logits(pred, fn, "pred")
     if not (isinstance(target, Tensor) and target.requires_grad):
         target = _on_device(target, pred, "target", fn, like_is="pred is").astype(pred.dtype, copy=False)
@@ -465,55 +423,3 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
         raise ValueError(f"{fn}: target shape {tuple(target.shape)} does not match pred shape {pred.shape}")
     diff = pred - target
     return _reduce(diff * diff, reduction)
-
-
-# ---- class weights from label frequencies -------------------------------------------------------
-def class_weights(labels: Any, num_classes: int, method: str = "inverse", ignore_index: int | None = None) -> Any:
-    """Class weights for ``cross_entropy(weight=...)`` from how often each class occurs.
-
-    labels: (N, H, W) label maps of a data set (or one (H, W) map), array or Tensor.
-    "inverse": w_c = n / (K' n_c), n_c the pixels of class c, n all counted pixels, K' the
-      number of classes present (scikit-learn's "balanced"): each present class then carries
-      the same total weight n / K', and the average weight per pixel is 1.
-    "median": median frequency balancing (Eigen & Fergus 2015): w_c = median_f / f_c, where
-      f_c = n_c / (pixels of the images in which c occurs) and median_f is the median of f_c
-      over present classes, so the median class gets weight 1.
-    Classes that never occur get weight 0 (nothing to balance). Pixels equal to
-    ``ignore_index`` are not counted. Returns a float32 array (K,) on the labels' device.
-    """
-    fn = "class_weights"
-    if method not in ("inverse", "median"):
-        raise ValueError(f"{fn}: method={method!r} is not one of ('inverse', 'median')")
-    if not (isinstance(num_classes, (int, np.integer)) and num_classes >= 1):
-        raise ValueError(f"{fn}: num_classes={num_classes!r} must be a positive integer")
-    labels = labels.data if isinstance(labels, Tensor) else labels
-    if not backend.is_array(labels):
-        labels = np.asarray(labels)
-    if labels.dtype.kind not in "iu":
-        raise TypeError(f"{fn}: labels must be integers, got dtype {labels.dtype}")
-    if labels.ndim not in (2, 3):
-        raise ValueError(f"{fn}: labels must be (N, H, W) or (H, W), got shape {tuple(labels.shape)}")
-    xp = backend.array_module(labels)
-    K = int(num_classes)
-    labels = labels.reshape(-1 if labels.ndim == 3 else 1, labels.shape[-2] * labels.shape[-1]).astype(np.int64)
-    valid = labels != ignore_index if ignore_index is not None else xp.ones(labels.shape, dtype=bool)
-    bad = valid & ((labels < 0) | (labels >= K))
-    if bool(bad.any()):
-        raise ValueError(f"{fn}: labels hold {int(labels[bad][0])}, outside [0, {K}) for num_classes={K} "
-                         f"and not ignore_index={ignore_index}")
-    # per-image counts (N, K) in one bincount: image i's labels are shifted by i·K
-    # (ignored pixels go to one extra bin past the end, dropped after counting)
-    N = labels.shape[0]
-    bins = xp.where(valid, labels + xp.arange(N)[:, None] * K, N * K)
-    per_image = xp.bincount(bins.ravel(), minlength=N * K + 1)[:N * K].reshape(N, K)
-    counts = per_image.sum(axis=0).astype(np.float64)
-    present = counts > 0
-    if not bool(present.any()):
-        raise ValueError(f"{fn}: no pixel to count (every label is ignore_index={ignore_index})")
-    if method == "inverse":
-        weights = counts.sum() / (present.sum() * xp.where(present, counts, 1))
-    else:
-        pixels_where_present = ((per_image > 0) * valid.sum(axis=1)[:, None]).sum(axis=0)
-        freq = counts / xp.where(present, pixels_where_present, 1)
-        weights = xp.median(freq[present]) / xp.where(present, freq, 1)
-    return xp.where(present, weights, 0).astype(np.float32)

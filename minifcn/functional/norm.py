@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import backend
 from ..autograd import Function, Tensor, as_tensor
+from ..checks import check_float, unwrap
 
 
 class BatchNorm(Function):
@@ -57,7 +58,7 @@ def _per_channel(value: Any, name: str, C: int, x: Tensor, running: bool) -> Any
     if value is None:
         return None
     if running:
-        value = value.data if isinstance(value, Tensor) else value
+        value = unwrap(value)
         if not backend.is_array(value) or value.dtype.kind != "f":
             raise TypeError(f"batch_norm: {name} must be a floating NumPy/CuPy array (it is updated in place) "
                             f"or None, got {type(value).__name__}")
@@ -93,10 +94,8 @@ def batch_norm(x: Tensor, running_mean: Any, running_var: Any, weight: Tensor | 
         raise ValueError(f"batch_norm: x must have shape (N, C, ...) with channels on axis 1, got {x.shape}")
     if x.dtype.kind != "f":
         raise TypeError(f"batch_norm: x must be floating point, got dtype {x.dtype}")
-    if not 0 <= momentum <= 1:
-        raise ValueError(f"batch_norm: momentum={momentum} must be in [0, 1]")
-    if not eps > 0:
-        raise ValueError(f"batch_norm: eps={eps} must be > 0")
+    check_float("batch_norm: momentum", momentum, 0, 1)
+    check_float("batch_norm: eps", eps, 0, low_open=True)
     C = x.shape[1]
     running_mean = _per_channel(running_mean, "running_mean", C, x, running=True)
     running_var = _per_channel(running_var, "running_var", C, x, running=True)

@@ -26,24 +26,15 @@ from typing import Any
 import numpy as np
 
 from .. import arith
-from ..autograd import Function, Tensor, as_tensor
+from ..autograd import Function, Tensor
 from ..backend import array_module
+from ..checks import check_nchw
 from .basic import pad
 from .im2col import Col2Im, Im2Col, WindowGeometry, col2im, windows  # noqa: F401
 from .separable import Separable2d, matrix_on  # noqa: F401  (Separable2d was defined here)
 
 
-# ---- shared helpers -----------------------------------------------------------------------
-def check_nchw(x: Any, fn: str) -> Tensor:
-    """``x`` as a Tensor, which must be a floating (N, C, H, W) batch of images."""
-    x = as_tensor(x)
-    if x.ndim != 4:
-        raise ValueError(f"{fn}: x must have 4 axes (N, C, H, W), got shape {x.shape}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{fn}: x must be a floating array (float32 or float64), got {x.dtype}")
-    return x
-
-
+# ---- geometry -----------------------------------------------------------------------------
 def pool_geometry(fn: str, size: tuple[int, int], kernel_size: Any, stride: Any, padding: Any,
                   dilation: Any = 1, ceil_mode: bool = False) -> WindowGeometry:
     """Check the hyperparameters and say where the windows sit.

@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import arith, backend
 from ..autograd import Function, Tensor, as_tensor
-from .pool import check_nchw
+from ..checks import check_nchw
 
 
 class UnpoolNearest(Function):

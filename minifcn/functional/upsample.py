@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import arith
 from ..autograd import Tensor
-from .pool import check_nchw
+from ..checks import check_int, check_nchw
 from .separable import Separable2d, matrix_on
 from .unpool import UnpoolNearest
 
@@ -115,8 +115,7 @@ def bilinear_kernel(in_channels: int, out_channels: int, scale: int, dtype: Any 
     shape (in_channels, out_channels, K, K).
     """
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("scale", scale)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"bilinear_kernel: {name} must be an integer >= 1, got {value!r}")
+        check_int(f"bilinear_kernel: {name}", value, 1)
     if in_channels != out_channels:
         raise ValueError(f"bilinear_kernel: in_channels={in_channels} and out_channels={out_channels} "
                          "must be equal: bilinear upsampling maps each channel onto itself")

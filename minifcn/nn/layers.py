@@ -24,7 +24,7 @@ import numpy as np
 from .. import arith
 from .. import functional as F  # ops are looked up at call time: F.conv2d, F.max_pool2d, ...
 from ..autograd import Tensor
-from ..checks import check_int
+from ..checks import check_conv_padding, check_float, check_groups, check_int
 from . import init
 from .module import Module, Parameter
 
@@ -47,10 +47,7 @@ class _ConvNd(Module):
         super().__init__()
         self.in_channels = check_int("in_channels", in_channels, 1)
         self.out_channels = check_int("out_channels", out_channels, 1)
-        self.groups = check_int("groups", groups, 1)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
+        self.groups = check_groups(groups, {"in_channels": in_channels, "out_channels": out_channels})
         self.kernel_size = arith.pair(kernel_size, "kernel_size")
         self.stride = arith.pair(stride, "stride")
         self.dilation = arith.pair(dilation, "dilation")
@@ -106,13 +103,7 @@ class Conv2d(_ConvNd):
                          bias, weight_shape_in_out=False, rng=rng)
 
     def _padding(self, padding: Any) -> Any:
-        if padding == "same" and self.stride != (1, 1):
-            raise ValueError(f"padding='same' needs stride=1, got stride={self.stride}")
-        if padding in ("same", "valid"):
-            return padding                 # F.conv2d works out the numbers for each input
-        if isinstance(padding, str):
-            raise ValueError(f"padding={padding!r} must be an int, a pair of ints, 'same' or 'valid'")
-        return arith.pair(padding, "padding")
+        return check_conv_padding(padding, self.stride)   # "same"/"valid": F.conv2d works out the numbers
 
     def forward(self, x: Tensor) -> Tensor:
         _check_channels(x, self.in_channels, repr(self))
@@ -161,11 +152,8 @@ class BatchNorm2d(Module):
                  affine: bool = True, track_running_stats: bool = True) -> None:
         super().__init__()
         self.num_features = check_int("num_features", num_features, 1)
-        if not eps > 0:
-            raise ValueError(f"eps={eps!r} must be > 0")
-        if not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
-            raise ValueError(f"momentum={momentum!r} must be a number in [0, 1]")
-        self.eps, self.momentum = float(eps), float(momentum)
+        self.eps = check_float("eps", eps, 0, low_open=True)
+        self.momentum = check_float("momentum", momentum, 0, 1)
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         self.weight = Parameter(np.ones(num_features, dtype=np.float32)) if affine else None
         self.bias = Parameter(np.zeros(num_features, dtype=np.float32)) if affine else None
@@ -174,11 +162,6 @@ class BatchNorm2d(Module):
             self.register_buffer("running_var", np.ones(num_features, dtype=np.float32))
         else:
             self.running_mean = self.running_var = None
-
-    def reset_running_stats(self) -> None:
-        if self.track_running_stats:
-            self.running_mean[...] = 0
-            self.running_var[...] = 1
 
     def forward(self, x: Tensor) -> Tensor:
         _check_channels(x, self.num_features, repr(self))
@@ -237,9 +220,7 @@ class Dropout(Module):
     None uses the array module's global generator."""
     def __init__(self, p: float = 0.5, rng: Any = None) -> None:
         super().__init__()
-        if not isinstance(p, numbers.Real) or not 0 <= p < 1:
-            raise ValueError(f"Dropout p={p!r} must be a number in [0, 1)")
-        self.p = float(p)
+        self.p = check_float("Dropout p", p, 0, 1, high_open=True)
         self.rng = None if rng is None else init.get_rng(rng)
 
     def forward(self, x: Tensor) -> Tensor:

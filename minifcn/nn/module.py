@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 import numpy as np
 
 from .. import backend
-from ..autograd import Tensor
+from ..autograd import Tensor, unwrap
 
 
 class Parameter(Tensor):
@@ -289,7 +289,7 @@ class Module:
         for key, (_, _, current) in targets.items():
             if key in state:
                 value = state[key]
-                value = value.data if isinstance(value, Tensor) else value
+                value = unwrap(value)
                 if not backend.is_array(value):
                     raise TypeError(f"load_state_dict: state[{key!r}] is a {type(value).__name__}, "
                                     "expected a NumPy/CuPy array or Tensor")
@@ -312,7 +312,7 @@ class Module:
             if key not in state:
                 continue
             value = state[key]
-            value = value.data if isinstance(value, Tensor) else value
+            value = unwrap(value)
             value = backend.to_device(value, backend.device_of(current)).astype(current.dtype)  # a copy
             if name in module._parameters:
                 module._parameters[name].data = value

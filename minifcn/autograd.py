@@ -116,7 +116,7 @@ class Tensor:
 
     @property
     def xp(self) -> Any:
-        """The array module (numpy or cupy) of this tensor's data."""
+        """The array module (numpy or cupy) of this tensor's data: ``array_module(self.data)``."""
         return array_module(self.data)
 
     # ---- moving and copying ------------------------------------------------------------
@@ -156,7 +156,7 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad: no input of "
                                "the computation had requires_grad=True (or it ran under no_grad())")
-        xp = self.xp
+        xp = array_module(self.data)
         if grad is None:
             if self.size != 1:
                 raise RuntimeError(f"backward() without grad needs a one-element tensor, got shape "

@@ -204,7 +204,7 @@ def _parse_shape(text: str) -> tuple[int, ...]:
 def _summary(args: argparse.Namespace) -> int:
     from . import nn
     from .models import MODELS
-    from .plotting import measured_receptive_field
+    from .nn.summary import measured_receptive_field
     shape = _parse_shape(args.input)
     kwargs: dict[str, Any] = {"base_channels": args.base_channels}
     if args.model in ("unet", "segnet"):

@@ -44,7 +44,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    xp = out.xp
+    xp = backend.array_module(out.data)
     rng = np.random.default_rng(seed)
     r = backend.to_device(rng.standard_normal(out.shape), out.device)
     out.backward(r)

@@ -7,8 +7,8 @@ from .augment import Compose, random_crop, random_flip, random_rot90, rot90
 from .folder import (DEFAULT_PALETTE, DataError, FolderDataset, load_palette, read_image,
                      read_mask, save_image_png, save_mask_png, write_example_folder)
 from .loader import ArrayDataset, DataLoader, Subset, random_split
-from .synthetic import (SHAPES, Shape, SyntheticDenoising, SyntheticKeypoints, SyntheticShapes,
-                        keypoint_heatmaps)
+from .synthetic import SHAPES, Shape, SyntheticDenoising, SyntheticKeypoints, SyntheticShapes
+from ..heatmaps import keypoint_heatmaps
 
 __all__ = [
     "SHAPES", "Shape", "SyntheticShapes", "SyntheticKeypoints", "SyntheticDenoising",

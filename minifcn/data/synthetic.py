@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import array_module
 from ..checks import check_float, check_int
+from ..heatmaps import keypoint_heatmaps  # noqa: F401  (moved to minifcn/heatmaps.py; old path kept)
 
 SHAPES = ("disc", "square", "triangle", "cross")
 """Shape kinds; with ``num_classes = K >= 3`` class ``k`` (1 <= k < K) is ``SHAPES[k - 1]``."""
@@ -292,25 +292,6 @@ class SyntheticKeypoints(GeneratedDataset):
             image = image.mean(axis=0, keepdims=True)
         image = image + self.noise * rng.standard_normal(image.shape, dtype=np.float32)
         return np.clip(image, 0, 1).astype(np.float32), keypoints
-
-
-def keypoint_heatmaps(keypoints, size: int, sigma: float = 2.0):
-    """Gaussian heatmaps ``exp(-((r - r_k)^2 + (c - c_k)^2) / (2 sigma^2))`` per keypoint.
-
-    ``keypoints`` (K, 2) or (N, K, 2) as (row, col) -> heatmaps (K, H, W) or (N, K, H, W),
-    float32, on the keypoints' device; each map peaks at 1 on its keypoint.
-    """
-    xp = array_module(keypoints)
-    if keypoints.ndim not in (2, 3) or keypoints.shape[-1] != 2:
-        raise ValueError(f"keypoints of shape {tuple(keypoints.shape)} are not valid; "
-                         "use (K, 2) or (N, K, 2) as (row, col)")
-    check_int("size", size, 1)
-    check_float("sigma", sigma, 1e-6)
-    axis = xp.arange(size, dtype=xp.float32)
-    dr = axis - keypoints[..., 0:1].astype(xp.float32)           # (..., K, H)
-    dc = axis - keypoints[..., 1:2].astype(xp.float32)           # (..., K, W)
-    d2 = dr[..., :, None] ** 2 + dc[..., None, :] ** 2
-    return xp.exp(-d2 / (2 * sigma * sigma)).astype(xp.float32)
 
 
 class SyntheticDenoising(GeneratedDataset):

@@ -163,30 +163,6 @@ class CrossEntropy(_LabelLoss):
         return -w * log_pt, -w, w
 
 
-class FocalLoss(_LabelLoss):
-    """ℓ = -α (1 - pₜ)^γ log pₜ  (Lin et al. 2017), α = alpha[t] or a scalar.
-
-    With q = 1 - pₜ (as -expm1(log pₜ), exact when pₜ is near 1) and r = pₜ log pₜ / q:
-        ∂ℓ/∂log pₜ = -α [q^γ - γ q^(γ-1) pₜ log pₜ] = -α q^γ (1 - γ r)
-    r -> -1 as q -> 0 (log pₜ ≈ -q), so there is no 0^(γ-1) even for γ < 1.
-    The mean divides by the number of non-ignored pixels.
-    """
-
-    def __init__(self, labels, gamma, alpha, ignore_index, reduction):
-        super().__init__(labels, ignore_index, reduction)
-        self.gamma, self.alpha = gamma, alpha
-
-    def pixel_loss(self, log_pt, label, valid):
-        xp = backend.array_module(log_pt)
-        alpha = self.alpha[label] if backend.is_array(self.alpha) else self.alpha  # per class, or one number
-        a = valid if alpha is None else valid * alpha
-        q = -xp.expm1(log_pt)
-        p_t = 1 - q
-        r = xp.where(q > 0, p_t * log_pt / xp.where(q > 0, q, 1), -1.0)
-        modulator = q ** self.gamma
-        return -a * modulator * log_pt, -a * modulator * (1 - self.gamma * r), valid
-
-
 def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
                   reduction: str = "mean") -> Tensor:
     """Cross-entropy between softmax(logits) over axis 1 and integer labels.
@@ -220,7 +196,7 @@ def cross_entropy_simple(logits: Tensor, target: Any, weight: Any = None, ignore
     fn = "cross_entropy_simple"
     logits = _logits(logits, fn)
     labels = _labels(target, logits, fn)
-    xp, K = logits.xp, logits.shape[1]
+    xp, K = backend.array_module(logits.data), logits.shape[1]
     valid = labels != ignore_index
     mask = one_hot(xp.where(valid, labels, 0), K, axis=1, dtype=logits.dtype) * xp.expand_dims(valid, 1)
     if weight is not None:
@@ -288,6 +264,31 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any, pos_weight: An
             raise ValueError(f"{fn}: pos_weight shape {tuple(pos_weight.shape)} does not broadcast to logits "
                              f"shape {logits.shape} (for per-channel weights of (N, C, H, W) use (C, 1, 1))")
     return BCEWithLogits(target.astype(logits.dtype, copy=False), pos_weight, reduction)(logits)
+
+
+# ---- focal loss: multi-class (on labels) and binary (on 0/1 targets) ------------------------
+class FocalLoss(_LabelLoss):
+    """ℓ = -α (1 - pₜ)^γ log pₜ  (Lin et al. 2017), α = alpha[t] or a scalar.
+
+    With q = 1 - pₜ (as -expm1(log pₜ), exact when pₜ is near 1) and r = pₜ log pₜ / q:
+        ∂ℓ/∂log pₜ = -α [q^γ - γ q^(γ-1) pₜ log pₜ] = -α q^γ (1 - γ r)
+    r -> -1 as q -> 0 (log pₜ ≈ -q), so there is no 0^(γ-1) even for γ < 1.
+    The mean divides by the number of non-ignored pixels.
+    """
+
+    def __init__(self, labels, gamma, alpha, ignore_index, reduction):
+        super().__init__(labels, ignore_index, reduction)
+        self.gamma, self.alpha = gamma, alpha
+
+    def pixel_loss(self, log_pt, label, valid):
+        xp = backend.array_module(log_pt)
+        alpha = self.alpha[label] if backend.is_array(self.alpha) else self.alpha  # per class, or one number
+        a = valid if alpha is None else valid * alpha
+        q = -xp.expm1(log_pt)
+        p_t = 1 - q
+        r = xp.where(q > 0, p_t * log_pt / xp.where(q > 0, q, 1), -1.0)
+        modulator = q ** self.gamma
+        return -a * modulator * log_pt, -a * modulator * (1 - self.gamma * r), valid
 
 
 class BinaryFocalLoss(Function):

@@ -36,6 +36,12 @@ class UnpoolNearest(Function):
         return g.reshape(N, C, OH // SH, SH, OW // SW, SW).sum(axis=(3, 5))
 
 
+def unpool_nearest(x: Tensor, scale: int | tuple[int, int] = 2) -> Tensor:
+    """Nearest-neighbour unpooling: repeat every value in a scale x scale block."""
+    x = check_nchw(x, "unpool_nearest")
+    return UnpoolNearest(arith.pair(scale, "scale", minimum=1))(x)
+
+
 class UnpoolBedOfNails(Function):
     """y[n, c, i·SH, j·SW] = x[n, c, i, j], zeros elsewhere;  dL/dx = g[..., ::SH, ::SW]."""
     def __init__(self, scale):
@@ -50,12 +56,6 @@ class UnpoolBedOfNails(Function):
     def backward(self, g):
         SH, SW = self.scale
         return g[:, :, ::SH, ::SW]
-
-
-def unpool_nearest(x: Tensor, scale: int | tuple[int, int] = 2) -> Tensor:
-    """Nearest-neighbour unpooling: repeat every value in a scale x scale block."""
-    x = check_nchw(x, "unpool_nearest")
-    return UnpoolNearest(arith.pair(scale, "scale", minimum=1))(x)
 
 
 def unpool_bed_of_nails(x: Tensor, scale: int | tuple[int, int] = 2) -> Tensor:

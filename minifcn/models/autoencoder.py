@@ -44,7 +44,7 @@ class DenoisingAutoencoder(nn.Module):
     def corrupt(self, x: mf.Tensor, rng: np.random.Generator) -> mf.Tensor:
         """A corrupted copy of ``x``: Gaussian noise of std ``noise`` (clipped to [0, 1]),
         or each pixel zeroed with probability ``noise``."""
-        xp = x.xp
+        xp = mf.array_module(x.data)
         if self.corruption == "gaussian":
             noisy = x.data + xp.asarray(rng.normal(0, self.noise, x.shape).astype(x.dtype))
             return mf.Tensor(xp.clip(noisy, 0, 1))

@@ -7,22 +7,9 @@ every pixel answers "how close am I to keypoint k?", which convolutions are good
 """
 from __future__ import annotations
 
-from typing import Any
-
-import minifcn as mf
-
-from .. import backend
-from ..data.synthetic import keypoint_heatmaps as render_heatmaps  # noqa: F401  (Gaussian targets)
+from ..heatmaps import decode_heatmaps  # noqa: F401  (positions from heatmaps)
+from ..heatmaps import keypoint_heatmaps as render_heatmaps  # noqa: F401  (Gaussian targets)
 from .unet import UNet
-
-
-def decode_heatmaps(heatmaps: Any) -> Any:
-    """(N, K, H, W) heatmaps → (N, K, 2) integer (row, col) of each heatmap's maximum."""
-    heatmaps = heatmaps.data if isinstance(heatmaps, mf.Tensor) else heatmaps
-    xp = backend.array_module(heatmaps)
-    n, k, h, w = heatmaps.shape
-    flat = heatmaps.reshape(n, k, h * w).argmax(axis=-1)
-    return xp.stack([flat // w, flat % w], axis=-1)
 
 
 class KeypointNet(UNet):

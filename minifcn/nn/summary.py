@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..autograd import Tensor, no_grad
+from ..autograd import Tensor, no_grad, tensor
+from ..backend import array_module
 from .module import Module
 
 
@@ -80,3 +81,31 @@ def summary(model: Module, input_shape: tuple, device: str = "cpu") -> str:
         rule,
         f"Input shape: {tuple(input_shape)}   Output shape: {_shape_of(out)}",
         f"Total params: {total:,}"])
+
+
+def measured_receptive_field(model: Any, input_shape: tuple, seed: int = 0) -> tuple[int, int]:
+    """Height and width of the input region that can change the centre output pixel.
+
+    Measured, not derived: run the model (eval mode) on a random (C, H, W) input, backpropagate
+    from the centre pixel of the first output channel, and take the bounding box of the
+    nonzero input gradient. (A unit that ReLU switched off for this input can hide a few
+    pixels at the edge; the box is then a lower bound.)
+    """
+    c, h, w = input_shape
+    x = tensor(np.random.default_rng(seed).standard_normal((1, c, h, w)), requires_grad=True,
+                  device=next(model.parameters()).device if any(True for _ in model.parameters()) else "cpu",
+                  dtype="float32")
+    was_training = model.training
+    model.eval()
+    try:
+        y = model(x)
+        grad = array_module(y.data).zeros(y.shape, dtype=y.dtype)
+        grad[0, 0, y.shape[2] // 2, y.shape[3] // 2] = 1
+        y.backward(grad)
+    finally:
+        model.train(was_training)
+    hit = np.abs(backend.to_numpy(x.grad))[0].sum(axis=0) > 0
+    rows, cols = np.nonzero(hit.any(axis=1))[0], np.nonzero(hit.any(axis=0))[0]
+    if rows.size == 0:
+        return 0, 0
+    return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)

@@ -3,6 +3,9 @@
 It runs one forward pass on zeros with a forward hook on every leaf module (a module with
 no sub-modules), recording what each one returns, the way Keras' ``model.summary()`` and
 torchinfo do. The model runs in eval mode under ``no_grad`` and its modes are restored.
+
+``measured_receptive_field(model, input_shape)`` measures what ``arith.receptive_field``
+derives: the input region that can change one output pixel, found by backpropagation.
 """
 from __future__ import annotations
 

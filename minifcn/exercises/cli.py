@@ -25,6 +25,8 @@ def add_parser(sub: Any) -> None:
     ck.add_argument("names", nargs="*", metavar="NAME", help="exercises to grade (default: all)")
     ck.add_argument("--json", action="store_true", help="print machine-readable results (JSON) instead of text")
     ck.add_argument("--jobs", type=int, default=None, help="exercises graded at once (default: min(2, CPUs))")
+    ck.add_argument("--examples", type=int, default=None,
+                    help="hypothesis examples per exercise (default: each exercise's own, 60 to 100)")
     ck.add_argument("--time-limit", type=float, default=60.0,
                     help="seconds per exercise before it is stopped and reported (default: 60)")
 
@@ -57,6 +59,8 @@ def _check(args: argparse.Namespace) -> int:
     from .grader import PASS, check_workbook, format_result, score_line
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs {args.jobs} must be >= 1")
+    if args.examples is not None and args.examples < 1:
+        raise ValueError(f"--examples {args.examples} must be >= 1")
     if not args.time_limit > 0:
         raise ValueError(f"--time-limit {args.time_limit} must be > 0")
     names = args.names or list(BY_NAME)
@@ -72,7 +76,8 @@ def _check(args: argparse.Namespace) -> int:
                 print(format_result(done[name]), flush=True)
             shown.append(name)
 
-    results = check_workbook(args.dir, names, jobs=args.jobs, time_limit=args.time_limit, on_result=show)
+    results = check_workbook(args.dir, names, jobs=args.jobs, time_limit=args.time_limit,
+                             max_examples=args.examples, on_result=show)
     passed = sum(r["status"] == PASS for r in results)
     if args.json:
         json.dump({"workbook": str(args.dir), "passed": passed, "total": len(results),

@@ -33,7 +33,8 @@ import numpy as np
 from .catalogue import BY_NAME, EXERCISES, Exercise
 
 PASS, FAIL, NOT_STARTED, ERROR = "PASS", "FAIL", "NOT STARTED", "ERROR"
-CALL_LIMIT_S = 2.0          # one call of the student's function
+CALL_LIMIT_S = 0.5          # one call of the student's function (inputs are at most 2x2x5x5)
+MAX_TIMEOUTS = 8            # calls that ran past it before the search stops and reports
 EXERCISE_LIMIT_S = 60.0     # one exercise, process start to result
 
 
@@ -159,6 +160,7 @@ def search(ex: Exercise, fn: Callable, path: str | None = None, max_examples: in
 
     t0 = time.perf_counter()
     calls = [0]
+    timeouts: list[dict] = []
 
     def wrong(case: dict) -> bool:
         calls[0] += 1
@@ -166,10 +168,16 @@ def search(ex: Exercise, fn: Callable, path: str | None = None, max_examples: in
             actual = call_with_limit(fn, case, call_limit)
         except NotImplementedError as e:
             if calls[0] == 1:
-                raise _Stop(NOT_STARTED, None, str(e) or "NotImplementedError") from None
+                raise _Stop(NOT_STARTED, None, f"{ex.name}() raises NotImplementedError ({e}): "
+                                               f"write it in {Path(path).name if path else ex.name + '.py'}") from None
             return True
         except CallTimeout:
-            raise _Stop(ERROR, case, f"a call ran longer than {call_limit:g} s (an endless loop?)") from None
+            # an endless loop is a failure like any other, so hypothesis shrinks it too; but each
+            # costs call_limit seconds, so after a few the smallest one so far is reported
+            timeouts.append(case)
+            if len(timeouts) >= MAX_TIMEOUTS:
+                raise _Stop(ERROR, case, f"a call ran longer than {call_limit:g} s (an endless loop?)") from None
+            return True
         except Exception:
             return True
         try:
@@ -225,25 +233,26 @@ def load_function(path: str | os.PathLike, name: str) -> Callable:
     return fn
 
 
-def grade_file(name: str, path: str | os.PathLike, call_limit: float = CALL_LIMIT_S) -> dict:
+def grade_file(name: str, path: str | os.PathLike, call_limit: float = CALL_LIMIT_S,
+               max_examples: int | None = None) -> dict:
     """Grade one workbook file in this process (the worker's job)."""
     ex = BY_NAME[name]
     if not Path(path).exists():
         return {"name": name, "lesson": ex.lesson, "status": NOT_STARTED, "message": f"{Path(path).name} is missing",
                 "seconds": 0.0}
     try:
-        with _alarm_after(call_limit * 5):
+        with _alarm_after(max(call_limit * 10, 5.0)):
             fn = load_function(path, name)
     except CallTimeout:
         return {"name": name, "lesson": ex.lesson, "status": ERROR, "seconds": 0.0,
-                "message": f"importing {Path(path).name} took longer than {call_limit * 5:g} s"}
+                "message": f"importing {Path(path).name} took longer than {max(call_limit * 10, 5.0):g} s"}
     except SyntaxError as e:
         return {"name": name, "lesson": ex.lesson, "status": ERROR, "seconds": 0.0,
                 "message": f"syntax error in {Path(path).name}, line {e.lineno}: {e.msg}\n  {(e.text or '').rstrip()}"}
     except BaseException as e:  # noqa: BLE001
         return {"name": name, "lesson": ex.lesson, "status": ERROR, "seconds": 0.0,
                 "message": f"importing {Path(path).name} failed:\n" + _student_traceback(e, str(path))}
-    return search(ex, fn, str(path), call_limit=call_limit)
+    return search(ex, fn, str(path), max_examples=max_examples, call_limit=call_limit)
 
 
 @contextlib.contextmanager
@@ -317,7 +326,7 @@ def _tail(path: str, n: int = 8) -> str:
     return "\n".join("  " + line for line in lines[-n:])
 
 
-def _serve(folder: str, names: list[str], jobs: int, time_limit: float, tmp: str) -> int:
+def _serve(folder: str, names: list[str], jobs: int, time_limit: float, tmp: str, examples: int = 0) -> int:
     """The grading server: imports everything once, then forks one child per exercise.
 
     A child grades one exercise and writes its JSON; the server kills a child that runs past
@@ -339,7 +348,8 @@ def _serve(folder: str, names: list[str], jobs: int, time_limit: float, tmp: str
                     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
                     os.dup2(fd, 1)              # the student's prints go to the log, not the protocol
                     os.dup2(fd, 2)
-                    _write_json(_result_json(grade_file(name, os.path.join(folder, name + ".py"))), out)
+                    _write_json(_result_json(grade_file(name, os.path.join(folder, name + ".py"),
+                                                        max_examples=examples or None)), out)
                 except BaseException:       # noqa: BLE001
                     traceback.print_exc()
                     code = 1
@@ -369,12 +379,14 @@ def _serve(folder: str, names: list[str], jobs: int, time_limit: float, tmp: str
 
 
 def check_workbook(folder: str | os.PathLike, names: list[str] | None = None, jobs: int | None = None,
-                   time_limit: float = EXERCISE_LIMIT_S, on_result: Callable[[dict], None] | None = None) -> list[dict]:
+                   time_limit: float = EXERCISE_LIMIT_S, on_result: Callable[[dict], None] | None = None,
+                   max_examples: int | None = None) -> list[dict]:
     """Grade the exercises ``names`` (default: all) of a workbook, each in its own process.
 
     Returns one dict per exercise, in catalogue order: name, lesson, status, seconds,
     report (the text shown to the student) and, on FAIL/ERROR, the counterexample.
-    ``on_result`` is called with each result as soon as it is there.
+    ``on_result`` is called with each result as soon as it is there; ``max_examples``
+    overrides each exercise's number of hypothesis examples.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -394,7 +406,7 @@ def check_workbook(folder: str | os.PathLike, names: list[str] | None = None, jo
     with tempfile.TemporaryDirectory(prefix="minifcn-grade-") as tmp:
         if hasattr(os, "fork"):
             cmd = [sys.executable, "-m", "minifcn.exercises._worker", "--serve", str(folder.resolve()),
-                   ",".join(names), str(jobs), str(time_limit), tmp]
+                   ",".join(names), str(jobs), str(time_limit), tmp, str(max_examples or 0)]
             with subprocess.Popen(cmd, cwd=str(folder), env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                   text=True) as server:
                 for line in server.stdout:          # type: ignore[union-attr]
@@ -498,14 +510,14 @@ def check_here(name: str, path: str | None = None) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    """``--serve FOLDER NAMES JOBS LIMIT TMP`` (fork per exercise) or ``--worker NAME FILE OUT`` (one)."""
-    if len(argv) == 6 and argv[0] == "--serve":
-        folder, names, jobs, limit, tmp = argv[1:]
-        return _serve(folder, names.split(","), int(jobs), float(limit), tmp)
+    """``--serve FOLDER NAMES JOBS LIMIT TMP EXAMPLES`` (fork per exercise) or ``--worker NAME FILE OUT`` (one)."""
+    if len(argv) == 7 and argv[0] == "--serve":
+        folder, names, jobs, limit, tmp, examples = argv[1:]
+        return _serve(folder, names.split(","), int(jobs), float(limit), tmp, int(examples))
     if len(argv) == 4 and argv[0] == "--worker":
         name, path, out = argv[1:]
         _write_json(_result_json(grade_file(name, path)), out)
         return 0
-    print("usage: python -m minifcn.exercises._worker (--serve FOLDER NAMES JOBS LIMIT TMP | --worker NAME FILE OUT)",
+    print("usage: python -m minifcn.exercises._worker (--serve FOLDER NAMES JOBS LIMIT TMP EXAMPLES | --worker NAME FILE OUT)",
           file=sys.stderr)
     return 2

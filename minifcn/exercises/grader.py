@@ -442,7 +442,7 @@ def check_workbook(folder: str | os.PathLike, names: list[str] | None = None, jo
 
 # ---- what the student reads -----------------------------------------------------------------
 def _indent(text: str, by: str = "    ") -> str:
-    return "\n".join(by + line for line in text.splitlines())
+    return "\n".join((by + line).rstrip() for line in text.splitlines())
 
 
 def format_details(result: dict) -> str:
@@ -466,7 +466,9 @@ def format_details(result: dict) -> str:
                 lines.append(f"    {key} = {text}{shape}")
     ex = BY_NAME.get(result["name"])
     if "expected" in result:
-        for label, key in (("expected", "expected"), ("yours", "actual")):
+        part = result.get("where", "the result")
+        part = "" if part == "the result" else f" {part}"
+        for label, key in ((f"expected{part}", "expected"), (f"yours{part}", "actual")):
             if key not in result:
                 continue
             value = result[key]
@@ -484,7 +486,7 @@ def format_details(result: dict) -> str:
     if "problem" in result:
         lines.append(f"  first difference: {result['problem']}")
     if ex is not None and status in (FAIL, ERROR) and case is not None:
-        lines.append(f"  hint: {ex.hints[0]}")
+        lines.extend(f"  hint: {h}" for h in ex.hints)
     return "\n".join(lines)
 
 

@@ -158,7 +158,7 @@ def search(ex: Exercise, fn: Callable, path: str | None = None, max_examples: in
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     calls = [0]
     timeouts: list[dict] = []
 
@@ -191,6 +191,7 @@ def search(ex: Exercise, fn: Callable, path: str | None = None, max_examples: in
     result: dict = {"name": ex.name, "lesson": ex.lesson}
     try:
         case = find(ex.cases(), wrong, settings=cfg)
+        result["cpu_seconds"] = time.process_time() - c0      # to the shrunk counterexample
     except NoSuchExample:
         return {**result, "status": PASS, "seconds": time.perf_counter() - t0, "examples": calls[0]}
     except _Stop as stop:

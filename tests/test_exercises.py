@@ -247,22 +247,22 @@ def test_workbook_files_are_jupytext_notebooks(tmp_path):
 
 
 # ---- the student's code inside the library ----------------------------------------------------
-def test_student_ops_give_the_library_results_and_restore(tmp_path):
+def test_student_ops_give_the_library_results_and_restore(tmp_path, device):
     import minifcn.models.unet as unet_module
     from minifcn import models, nn
     from minifcn.exercises import student_ops
     init_workbook(tmp_path, solutions=True)
     nn.init.manual_seed(0)
-    model = models.UNet(1, 2, base_channels=4, depth=2).to(dtype=np.float64)
-    x = _t(np.random.default_rng(0).standard_normal((2, 1, 8, 8)))
-    r = _t(np.random.default_rng(1).standard_normal((2, 2, 8, 8)))
+    model = models.UNet(1, 2, base_channels=4, depth=2).to(device, dtype=np.float64)
+    x = _t(np.random.default_rng(0).standard_normal((2, 1, 8, 8))).to(device)
+    r = _t(np.random.default_rng(1).standard_normal((2, 2, 8, 8))).to(device)
 
     def run():
         for p in model.parameters():
             p.grad = None
         y = model(x)
         (y * r).sum().backward()
-        return y.data.copy(), [p.grad.copy() for p in model.parameters()]
+        return y.numpy(), [mf.backend.to_numpy(p.grad) for p in model.parameters()]
     y0, g0 = run()
     with student_ops(model, tmp_path, check=False) as counts:
         y1, g1 = run()

@@ -33,6 +33,12 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``minifcn exercises VERB``; returns the exit code."""
+    try:
+        import hypothesis  # noqa: F401  (the catalogue's inputs are hypothesis strategies)
+    except ImportError:
+        print("minifcn exercises: needs hypothesis: pip install 'minifcn[exercises]' (or pip install hypothesis)",
+              file=sys.stderr)
+        return 2
     if args.verb == "init":
         from .workbook import init_workbook
         written, kept = init_workbook(args.dir, solutions=args.solutions)

@@ -155,6 +155,7 @@ def _student_traceback(exc: BaseException, path: str | None) -> str:
 def search(ex: Exercise, fn: Callable, path: str | None = None, max_examples: int | None = None,
            call_limit: float = CALL_LIMIT_S) -> dict:
     """Grade ``fn`` for exercise ``ex``: {status, seconds, case?, report fields...}."""
+    _need_hypothesis()
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
 
@@ -216,6 +217,14 @@ def search(ex: Exercise, fn: Callable, path: str | None = None, max_examples: in
                                                  "where": "the result", "expected": ex.expected_for(case),
                                                  "actual": actual}
     return {**result, "status": FAIL, **problem}
+
+
+def _need_hypothesis() -> None:
+    try:
+        import hypothesis  # noqa: F401
+    except ImportError:
+        raise ImportError("the exercise grader needs hypothesis: pip install 'minifcn[exercises]' "
+                          "(or pip install hypothesis)") from None
 
 
 # ---- loading a student's file ---------------------------------------------------------------

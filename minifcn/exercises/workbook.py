@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import textwrap
 from pathlib import Path
 
 from .catalogue import BY_NAME, EXERCISES, Exercise
@@ -15,8 +16,12 @@ from .catalogue import BY_NAME, EXERCISES, Exercise
 STUB_MARK = "write your solution here"
 
 
-def _comment(text: str) -> str:
-    return "\n".join(("# " + line).rstrip() for line in text.splitlines())
+def _comment(text: str, width: int = 92) -> str:
+    """Markdown lines of a Jupytext cell: '# ' + text, each paragraph wrapped to ``width``."""
+    lines = []
+    for para in text.split("\n"):
+        lines += textwrap.wrap(para, width) or [""]
+    return "\n".join(("# " + line).rstrip() for line in lines)
 
 
 def render(ex: Exercise, solution: bool = False) -> str:
@@ -26,7 +31,7 @@ def render(ex: Exercise, solution: bool = False) -> str:
     for helper in ex.uses:
         imports += (f"\nfrom minifcn.exercises.solutions import {helper}  "
                     f"# the reference; 'from {helper} import {helper}' uses yours")
-    hints = "\n".join(f"# - {h}" for h in ex.hints)
+    hints = "\n".join(_comment(textwrap.fill(h, 90, initial_indent="- ", subsequent_indent="  ")) for h in ex.hints)
     return f"""# %% [markdown]
 # # Exercise `{ex.name}` (lesson {ex.lesson})
 #
@@ -77,7 +82,7 @@ def init_workbook(folder: str | os.PathLike, solutions: bool = False) -> tuple[l
     """Write the missing exercise files into ``folder``; returns (written, kept as they were)."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(f"workbook folder {str(folder)!r} exists and is not a folder")
+        raise ValueError(f"workbook folder {str(folder)!r} exists and is not a folder; give a folder name")
     folder.mkdir(parents=True, exist_ok=True)
     written, kept = [], []
     for ex in EXERCISES:
@@ -96,6 +101,10 @@ def file_status(folder: str | os.PathLike, name: str) -> str:
 
 
 def list_lines(folder: str | os.PathLike | None = None) -> list[str]:
+    """One line per exercise: name, lesson, task; with ``folder``, the state of its file."""
+    if folder is not None and not Path(folder).is_dir():
+        raise FileNotFoundError(f"workbook folder {str(folder)!r} does not exist; create it with "
+                                f"'minifcn exercises init {folder}'")
     lines = []
     for ex in EXERCISES:
         first = ex.task.splitlines()[0]

@@ -212,7 +212,13 @@ def search(ex: Exercise, fn: Callable, path: str | None = None, max_examples: in
     except BaseException as e:  # noqa: BLE001 - the student's exception is the report
         return {**result, "status": ERROR, "message": "your function raised on this input:\n"
                 + _student_traceback(e, path), "expected": ex.expected_for(case)}
-    problem = check_answer(ex, case, actual) or {"problem": "wrong on this input (it passed when run again: "
+    try:
+        problem = check_answer(ex, case, actual)
+    except Exception as e:      # noqa: BLE001
+        problem = {"problem": f"your answer could not be compared ({type(e).__name__}: {e}); it should be "
+                              f"{_describe_type(ex.expected_for(case))}", "where": "the result",
+                   "expected": ex.expected_for(case), "actual": actual}
+    problem = problem or {"problem": "wrong on this input (it passed when run again: "
                                                             "does it depend on something besides its arguments?)",
                                                  "where": "the result", "expected": ex.expected_for(case),
                                                  "actual": actual}

@@ -172,6 +172,14 @@ def test_planted_bug_is_caught_with_a_small_counterexample(name, bug):
         assert "actual" in result and result["problem"]
 
 
+def test_shrinking_stops_at_its_time_budget_with_a_failing_input():
+    bug = BUGS["conv2d_forward"][1]
+    t0 = time.perf_counter()
+    result = search(BY_NAME["conv2d_forward"], bug, shrink_budget_s=0.0)
+    assert time.perf_counter() - t0 < 5
+    assert result["status"] == FAIL and "differs" in result["problem"]   # the input shown really fails
+
+
 # ---- the workbook, the grader's processes, the command line -----------------------------------
 def test_solutions_pass_every_grader_and_a_fresh_workbook_is_not_started(tmp_path, capsys):
     from minifcn.cli import main

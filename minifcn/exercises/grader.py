@@ -35,6 +35,7 @@ from .catalogue import BY_NAME, EXERCISES, Exercise
 PASS, FAIL, NOT_STARTED, ERROR = "PASS", "FAIL", "NOT STARTED", "ERROR"
 CALL_LIMIT_S = 0.5          # one call of the student's function (inputs are at most 2x2x5x5)
 MAX_TIMEOUTS = 8            # calls that ran past it before the search stops and reports
+SHRINK_BUDGET_S = 6.0       # seconds from the start of an exercise after which shrinking stops
 EXERCISE_LIMIT_S = 60.0     # one exercise, process start to result
 
 
@@ -152,9 +153,18 @@ def _student_traceback(exc: BaseException, path: str | None) -> str:
     return "\n".join([f"{type(exc).__name__}: {exc}"] + lines)
 
 
+class _Shrunk(BaseException):
+    """Shrinking has used its time budget: stop and report the smallest failing input so far."""
+
+
 def search(ex: Exercise, fn: Callable, path: str | None = None, max_examples: int | None = None,
-           call_limit: float = CALL_LIMIT_S) -> dict:
-    """Grade ``fn`` for exercise ``ex``: {status, seconds, case?, report fields...}."""
+           call_limit: float = CALL_LIMIT_S, shrink_budget_s: float = SHRINK_BUDGET_S) -> dict:
+    """Grade ``fn`` for exercise ``ex``: {status, seconds, case?, report fields...}.
+
+    Hypothesis looks for an input where ``fn`` is wrong and shrinks it; after
+    ``shrink_budget_s`` seconds the smallest failing input found so far is reported, so a
+    student never waits long for feedback (on an idle machine shrinking ends well before).
+    """
     _need_hypothesis()
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
@@ -162,9 +172,18 @@ def search(ex: Exercise, fn: Callable, path: str | None = None, max_examples: in
     t0, c0 = time.perf_counter(), time.process_time()
     calls = [0]
     timeouts: list[dict] = []
+    failing: list[dict] = []    # the smallest failing input so far (hypothesis only tries smaller ones)
 
     def wrong(case: dict) -> bool:
         calls[0] += 1
+        if failing and time.perf_counter() - t0 > shrink_budget_s:
+            raise _Shrunk()     # long enough: report the smallest failing input found so far
+        if is_wrong(case):
+            failing[:] = [case]
+            return True
+        return False
+
+    def is_wrong(case: dict) -> bool:
         try:
             actual = call_with_limit(fn, case, call_limit)
         except NotImplementedError as e:
@@ -191,7 +210,10 @@ def search(ex: Exercise, fn: Callable, path: str | None = None, max_examples: in
                    phases=[Phase.generate, Phase.shrink], report_multiple_bugs=False)
     result: dict = {"name": ex.name, "lesson": ex.lesson}
     try:
-        case = find(ex.cases(), wrong, settings=cfg)
+        try:
+            case = find(ex.cases(), wrong, settings=cfg)
+        except _Shrunk:
+            case = failing[0]
         result["cpu_seconds"] = time.process_time() - c0      # to the shrunk counterexample
     except NoSuchExample:
         return {**result, "status": PASS, "seconds": time.perf_counter() - t0, "examples": calls[0]}

@@ -278,3 +278,7 @@ plt.close(fig)
 
 # %%
 print("lesson 01 done: all assertions hold")
+
+# %% [markdown]
+# **Exercises**: write `one_hot`, `pixel_cross_entropy`
+# yourself: `minifcn exercises init DIR`, then `minifcn exercises check DIR` (see the Exercises page).

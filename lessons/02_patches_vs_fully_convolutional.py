@@ -313,3 +313,7 @@ plt.close(fig)
 
 # %%
 print("lesson 02 done: all assertions hold")
+
+# %% [markdown]
+# **Exercises**: write `im2col`, `col2im`, `conv2d_forward`, `conv2d_backward`
+# yourself: `minifcn exercises init DIR`, then `minifcn exercises check DIR` (see the Exercises page).

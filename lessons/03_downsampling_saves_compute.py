@@ -314,3 +314,7 @@ plt.close(fig)
 
 # %%
 print("lesson 03 done: all assertions hold")
+
+# %% [markdown]
+# **Exercises**: write `max_pool2d_with_indices`
+# yourself: `minifcn exercises init DIR`, then `minifcn exercises check DIR` (see the Exercises page).

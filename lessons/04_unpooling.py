@@ -336,3 +336,7 @@ plt.close(fig)
 
 # %%
 print("lesson 04 done: all assertions hold")
+
+# %% [markdown]
+# **Exercises**: write `max_unpool2d`, `unpool_nearest`, `unpool_bed_of_nails`
+# yourself: `minifcn exercises init DIR`, then `minifcn exercises check DIR` (see the Exercises page).

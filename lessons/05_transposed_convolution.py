@@ -486,3 +486,7 @@ plt.close(fig)
 
 # %%
 print("lesson 05 done: all assertions hold")
+
+# %% [markdown]
+# **Exercises**: write `conv_matrix`, `conv_transpose2d`, `bilinear_kernel`
+# yourself: `minifcn exercises init DIR`, then `minifcn exercises check DIR` (see the Exercises page).

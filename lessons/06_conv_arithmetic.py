@@ -419,3 +419,7 @@ plt.close(fig)
 
 # %%
 print("lesson 06 done: all assertions hold")
+
+# %% [markdown]
+# **Exercises**: write `conv_output_size`, `receptive_field`
+# yourself: `minifcn exercises init DIR`, then `minifcn exercises check DIR` (see the Exercises page).

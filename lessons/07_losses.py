@@ -377,3 +377,7 @@ plt.close(fig)
 #   $(1-p_t)^\gamma$. Here it finds fewer of the spots than the other two fixes, but far
 #   more than plain cross-entropy; with `alpha=` it combines with class weights.
 # - **Pixel accuracy** was above 0.95 for all four — lesson 8 shows why it misleads.
+
+# %% [markdown]
+# **Exercises**: write `dice_loss`
+# yourself: `minifcn exercises init DIR`, then `minifcn exercises check DIR` (see the Exercises page).

@@ -331,3 +331,7 @@ plt.close(fig)
 
 # %%
 print("lesson 08 done: all assertions hold")
+
+# %% [markdown]
+# **Exercises**: write `dice_iou`, `hausdorff_distance`
+# yourself: `minifcn exercises init DIR`, then `minifcn exercises check DIR` (see the Exercises page).

@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", default=None, metavar="CKPT", help="continue from a checkpoint (last.npz)")
     t.add_argument("--seed", type=int, default=None)
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--exercises", default=None, metavar="DIR",
+                   help="run the network on your own im2col, col2im and max pooling from this workbook "
+                        "(they must pass 'minifcn exercises check')")
 
     pr = sub.add_parser("predict", help="predict masks for images with a trained checkpoint")
     pr.add_argument("checkpoint")
@@ -76,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     su.add_argument("--classes", type=int, default=2)
     su.add_argument("--base-channels", type=int, default=16)
     su.add_argument("--depth", type=int, default=4)
+
+    from .exercises.cli import add_parser as add_exercises_parser  # minifcn exercises init|list|check
+    add_exercises_parser(sub)
     return p
 
 
@@ -89,6 +95,7 @@ def _train(args: argparse.Namespace) -> int:
         if getattr(args, arg) is not None:
             setattr(cfg, field, getattr(args, arg))
     cfg.check()
+    cfg.exercises = getattr(args, "exercises", None)  # the student's pieces (minifcn.exercises.swap)
     print(f"training {cfg.model} on {cfg.data or 'synthetic shapes'} ({cfg.device}); run directory {cfg.out}")
     try:
         history = train(cfg, resume=args.resume, progress=not args.quiet)
@@ -217,6 +224,14 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": _train, "predict": _predict, "eval": _eval, "arith": _arith, "summary": _summary}
+
+
+def _exercises(args: argparse.Namespace) -> int:
+    from .exercises.cli import run
+    return run(args)
+
+
+COMMANDS["exercises"] = _exercises
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,116 @@
+"""The workbook: one Jupytext percent-format file per exercise (opens as a notebook).
+
+``init`` never overwrites: a student's file is never lost, a second ``init`` only adds the
+files that are missing. Files are written atomically (temp file + rename, refusing to
+replace an existing name).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import textwrap
+from pathlib import Path
+
+from .catalogue import BY_NAME, EXERCISES, Exercise
+
+STUB_MARK = "write your solution here"
+
+
+def _comment(text: str, width: int = 92) -> str:
+    """Markdown lines of a Jupytext cell: '# ' + text, each paragraph wrapped to ``width``."""
+    lines = []
+    for para in text.split("\n"):
+        lines += textwrap.wrap(para, width) or [""]
+    return "\n".join(("# " + line).rstrip() for line in lines)
+
+
+def render(ex: Exercise, solution: bool = False) -> str:
+    """The text of ``NAME.py`` for exercise ``ex`` (the stub, or the reference solution)."""
+    body = ex.solution_source() if solution else ex.stub_source()
+    imports = ex.imports
+    for helper in ex.uses:
+        imports += (f"\nfrom minifcn.exercises.solutions import {helper}  "
+                    f"# the reference; 'from {helper} import {helper}' uses yours")
+    hints = "\n".join(_comment(textwrap.fill(h, 90, initial_indent="- ", subsequent_indent="  ")) for h in ex.hints)
+    return f"""# %% [markdown]
+# # Exercise `{ex.name}` (lesson {ex.lesson})
+#
+{_comment(ex.task)}
+#
+# Write the function below. The grader tries small inputs (chosen by hypothesis) and, if your
+# answer is wrong on one, shows the smallest such input, the expected and your output.
+#
+# <details><summary>Hints</summary>
+#
+{hints}
+#
+# </details>
+
+# %%
+{imports}
+
+
+{body}
+
+# %% [markdown]
+# Check this exercise (or all of them: `minifcn exercises check .` in this folder).
+
+# %%
+if __name__ == "__main__":
+    from minifcn.exercises import check_here
+    check_here("{ex.name}", globals().get("__file__"))
+"""
+
+
+def _write_new(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` unless it exists; atomic. True if written."""
+    if path.exists():
+        return False
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.link(tmp, path)          # fails if the name appeared meanwhile: never replaces a file
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+
+
+def init_workbook(folder: str | os.PathLike, solutions: bool = False) -> tuple[list[Path], list[Path]]:
+    """Write the missing exercise files into ``folder``; returns (written, kept as they were)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"workbook folder {str(folder)!r} exists and is not a folder; give a folder name")
+    folder.mkdir(parents=True, exist_ok=True)
+    written, kept = [], []
+    for ex in EXERCISES:
+        path = folder / f"{ex.name}.py"
+        (written if _write_new(path, render(ex, solution=solutions)) else kept).append(path)
+    return written, kept
+
+
+def file_status(folder: str | os.PathLike, name: str) -> str:
+    """A quick look without grading: 'missing', 'not started' (still the stub) or 'written'."""
+    path = Path(folder) / f"{name}.py"
+    if not path.exists():
+        return "missing"
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return "not started" if f'"{name}: {STUB_MARK}"' in text else "written"
+
+
+def list_lines(folder: str | os.PathLike | None = None) -> list[str]:
+    """One line per exercise: name, lesson, task; with ``folder``, the state of its file."""
+    if folder is not None and not Path(folder).is_dir():
+        raise FileNotFoundError(f"workbook folder {str(folder)!r} does not exist; create it with "
+                                f"'minifcn exercises init {folder}'")
+    lines = []
+    for ex in EXERCISES:
+        first = ex.task.splitlines()[0]
+        status = f"  [{file_status(folder, ex.name)}]" if folder is not None else ""
+        lines.append(f"{ex.name:<24} lesson {ex.lesson:>2}  {first}{status}")
+    return lines
+
+
+__all__ = ["BY_NAME", "EXERCISES", "init_workbook", "list_lines", "render", "file_status"]

@@ -287,9 +287,11 @@ def convert_unpool_nearest(g: OnnxGraph) -> str:
 
 
 # ONNX Resize's source coordinate of output cell x (scale = out / in), from the ONNX spec.
+# (half_pixel, not pytorch_half_pixel: that one samples cell 0 for an output of size 1,
+# where PyTorch and minifcn sample the centre (i - 1) / 2 as half_pixel does.)
 RESIZE_RULES = {
     ("nearest", "asymmetric"): lambda x, i, o: x * i / o,
-    ("linear", "pytorch_half_pixel"): lambda x, i, o: (x + 0.5) * i / o - 0.5 if o > 1 else 0 * x,
+    ("linear", "half_pixel"): lambda x, i, o: (x + 0.5) * i / o - 0.5,
     ("linear", "align_corners"): lambda x, i, o: x * (i - 1) / (o - 1) if o > 1 else 0 * x,
 }
 

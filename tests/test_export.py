@@ -145,6 +145,21 @@ def test_every_converter_against_onnxruntime(tmp_path):
             assert_same(theirs, ours, f"output {i} of OpZoo")
 
 
+def test_a_model_on_the_gpu_exports_the_same_graph(tmp_path):
+    """Parameters, buffers and the interpolation matrices live on the device: the exporter
+    must copy them to the host explicitly (the strict CuPy stand-in refuses implicit copies)."""
+    nn.init.manual_seed(0)
+    rng = np.random.default_rng(3)
+    model = OpZoo().eval()
+    randomize_batch_norm(model, rng)
+    x = rng.normal(size=(2, 3, 9, 9)).astype(np.float32)
+    expected = forward(model, x)
+    to_onnx(model.to("cuda"), x, tmp_path / "gpu.onnx")
+    assert model.same.weight.device == "cuda"
+    for i, (theirs, ours) in enumerate(zip(run_onnx(tmp_path / "gpu.onnx", x), expected)):
+        assert_same(theirs, ours, f"output {i} of OpZoo exported from the GPU")
+
+
 def test_static_batch_and_metadata(tmp_path):
     model = models.UNet(3, 5, base_channels=2, depth=1)
     path = tmp_path / "unet.onnx"

@@ -8,10 +8,11 @@ Function class (the ``CONVERTERS`` registry below). Parameters and buffers becom
 initializers under their ``state_dict`` names (``down.0.conv1.weight``), so a reader of the
 ``.onnx`` file finds the layers a PyTorch twin of the model would have.
 
+    import numpy as np
     import minifcn as mf
     from minifcn.export import to_onnx
     model = mf.models.UNet(3, 2)            # trained ...
-    to_onnx(model, mf.tensor(np.zeros((1, 3, 128, 128), np.float32)), "unet.onnx")
+    to_onnx(model, np.zeros((1, 3, 128, 128), np.float32), "unet.onnx")
 
 The batch axis is dynamic (named "N"); the image size is the example's. Two conventions
 differ between minifcn (= PyTorch) and ONNX and are converted where they meet:
@@ -36,7 +37,10 @@ import numpy as np
 
 from . import __version__, backend
 from .autograd import Function, Tensor, is_grad_enabled
-from .functional import conv as _conv   # only for its keep_columns switch (see trace)
+try:                                    # only for conv2d's keep_columns switch (see trace)
+    from .functional import conv as _conv
+except ImportError:                     # moved: the trace then just keeps the columns
+    _conv = None
 
 OPSET = 18          # Resize and the reductions take their axes as in opset 18 (onnxruntime >= 1.14)
 INT64_MAX = 2**63 - 1
@@ -161,6 +165,7 @@ for _fn, _op in {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Pow": 
                  "Neg": "Neg", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt", "Abs": "Abs", "ReLU": "Relu",
                  "Sigmoid": "Sigmoid", "Tanh": "Tanh"}.items():
     CONVERTERS[_fn] = _same_op(_op)
+del _fn, _op
 
 
 @converts("Dropout")

@@ -109,6 +109,7 @@ class OpZoo(nn.Module):
         unpooled = F.max_unpool2d(pooled, idx, 3, stride=2, padding=1, output_size=a.shape[2:])
         up = F.tanh(self.up(self.strided(a)))                            # (N, 4, 10, 10)
         avg = F.avg_pool2d(a, 3, stride=2, padding=1, count_include_pad=False)
+        ceil = F.max_pool2d(a, 2, ceil_mode=True) * F.avg_pool2d(a, 2, ceil_mode=True)   # 5 x 5, not 4 x 4
         n, c, h, w = a.shape
         resized = mf.cat([F.interpolate(a, size=(13, 7), mode="bilinear", align_corners=True),
                           F.interpolate(a, size=(13, 7), mode="bilinear"),
@@ -124,7 +125,7 @@ class OpZoo(nn.Module):
         stats = mf.cat([a.sum(axis=1, keepdims=True), a.max(axis=1, keepdims=True),
                         a.min(axis=1, keepdims=True), a.clip(-0.5, 0.5).exp(), -a ** 2], axis=1)
         flat = F.log_softmax(a.reshape(n, -1), axis=1)[:, 3]             # Slice + Squeeze
-        return (unpooled, up, avg, resized, pools, rows, folded, crop, math, stats, flat)
+        return (unpooled, up, avg, ceil, resized, pools, rows, folded, crop, math, stats, flat)
 
 
 def test_every_converter_against_onnxruntime(tmp_path):

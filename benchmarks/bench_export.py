@@ -4,8 +4,9 @@
 
 Default model: ``UNet()`` (3 -> 2 classes, base 16 channels, depth 4), input 1 x 3 x 128 x 128,
 float32, CPU. Export = ``to_onnx`` (one traced forward + building, checking and writing the
-graph), timed twice: the first call in the process also imports onnx. Forward times are the best of ``--repeat`` runs after a warm-up (minifcn in eval mode
-under no_grad; onnxruntime's CPU provider with ``--threads`` intra-op threads, 0 = its default).
+graph), timed twice: the first call in the process also imports onnx. Forward times are the
+best of ``--repeat`` runs after a warm-up (minifcn in eval mode under no_grad; onnxruntime's
+CPU provider with ``--threads`` intra-op threads, 0 = its default).
 Also prints how far apart the two outputs are, relative to the largest logit.
 """
 from __future__ import annotations

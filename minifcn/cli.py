@@ -219,7 +219,7 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _add_export_parser(sub: Any) -> None:
-    ex = sub.add_parser("export", help="write a trained checkpoint as an ONNX model (onnxruntime, TensorRT, PyTorch, ...)",
+    ex = sub.add_parser("export", help="write a trained checkpoint as an ONNX model (onnxruntime, TensorRT, ...)",
                         description="Write a training checkpoint as an ONNX model (opset 18), then, when onnxruntime "
                                     "is installed, run both on one random input and report how far apart they are.")
     ex.add_argument("checkpoint", help="a training checkpoint, e.g. runs/unet/best.npz")

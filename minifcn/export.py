@@ -29,6 +29,7 @@ Needs the optional packages ``onnx`` (and ``onnxruntime`` to run the result):
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import uuid
 from typing import Any, Callable
@@ -361,8 +362,10 @@ def convert_reshape(g: OnnxGraph) -> str:
     """The traced target shape, its leading (batch) axis made dynamic: 0 copies the input's
     when the reshape keeps it, else -1 takes what is left (the batch folded into axis 0 or
     unfolded from it). Shapes are assumed to depend on the batch only through axis 0."""
-    src = g.shape(0)
-    dst = list(np.empty(src, dtype=np.bool_).reshape(g.fn.shape).shape)    # resolves a -1
+    src, dst = g.shape(0), [int(n) for n in g.fn.shape]
+    if -1 in dst:                                                   # resolve it as NumPy did
+        known = math.prod(n for n in dst if n != -1)
+        dst[dst.index(-1)] = math.prod(src) // known if known else 0
     if g.dynamic_batch and src and dst and 0 not in src:
         dst[0] = 0 if dst[0] == src[0] else -1
     return g.node("Reshape", [g.inp(0), g.ints(dst)])

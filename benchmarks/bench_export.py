@@ -38,11 +38,12 @@ def main() -> None:
     x = np.random.default_rng(0).random((args.batch, 3, args.size, args.size)).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "unet.onnx")
-        export_s = []
+        export_s, export_cpu = [], []
         for _ in range(2):              # the first also imports onnx and warms up the allocator
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             to_onnx(model, x, path)
             export_s.append(time.perf_counter() - start)
+            export_cpu.append(time.process_time() - cpu)
         size_mb = os.path.getsize(path) / 2**20
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = args.threads
@@ -61,6 +62,8 @@ def main() -> None:
     print(f"UNet() on {args.batch}x3x{args.size}x{args.size}, float32, CPU ({os.cpu_count()} cores)")
     print(f"export (to_onnx, incl. traced forward): first {export_s[0]:.3f} s (imports onnx), "
           f"second {export_s[1]:.3f} s; file {size_mb:.2f} MiB")
+    print(f"  CPU seconds of this process (all threads; steadier on a busy machine): "
+          f"first {export_cpu[0]:.3f}, second {export_cpu[1]:.3f}")
     print(f"forward minifcn:     {t_mf * 1e3:8.1f} ms")
     print(f"forward onnxruntime: {t_ort * 1e3:8.1f} ms   (minifcn / onnxruntime = {t_mf / t_ort:.2f})")
     print(f"max |difference| / max |logit| = {np.abs(ours - theirs).max() / np.abs(ours).max():.2e}")

@@ -6,6 +6,7 @@
     minifcn eval runs/unet/best.npz --data DIR
     minifcn arith conv -i 5 -k 3 -s 2 -p 1 --draw conv.png
     minifcn summary --model unet --input 1x3x128x128
+    minifcn export runs/unet/best.npz unet.onnx
 """
 from __future__ import annotations
 
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .exercises.cli import add_parser as add_exercises_parser  # minifcn exercises init|list|check
     add_exercises_parser(sub)
+    _add_export_parser(sub)
     return p
 
 
@@ -223,7 +225,65 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export_parser(sub: Any) -> None:
+    ex = sub.add_parser("export", help="write a trained checkpoint as an ONNX model (onnxruntime, TensorRT, ...)",
+                        description="Write a training checkpoint as an ONNX model (opset 18), then, when onnxruntime "
+                                    "is installed, run both on one random input and report how far apart they are.")
+    ex.add_argument("checkpoint", help="a training checkpoint, e.g. runs/unet/best.npz")
+    ex.add_argument("output", metavar="OUT.onnx", help="the ONNX file to write")
+    ex.add_argument("--input", default=None, metavar="NxCxHxW",
+                    help="example input shape, e.g. 1x3x128x128 (default: 1 x the checkpoint's channels x its "
+                         "training image size); the exported model takes this H x W")
+    ex.add_argument("--static-batch", action="store_true",
+                    help="fix the batch size to the example's N (default: any batch size runs)")
+    ex.add_argument("--force", action="store_true", help="replace OUT.onnx if it exists (default: refuse)")
+
+
+def _export(args: argparse.Namespace) -> int:
+    import time
+
+    import numpy as np
+
+    import minifcn as mf
+    from .export import OPSET, onnx_forward, to_onnx
+    from .train import load_model
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise ValueError(f"{out} exists; pass --force to replace it (nothing was written)")
+    model, cfg, ckpt = load_model(args.checkpoint, "cpu")
+    channels = int(ckpt["in_channels"])
+    shape = _parse_shape(args.input) if args.input else (1, channels, cfg.image_size, cfg.image_size)
+    if shape[1] != channels:
+        raise ValueError(f"--input {args.input!r} has C = {shape[1]} channels but the checkpoint's model takes "
+                         f"{channels}; use e.g. --input 1x{channels}x{shape[2]}x{shape[3]}")
+    x = np.random.default_rng(0).random(shape, dtype=np.float32)
+    start = time.perf_counter()
+    try:
+        proto = to_onnx(model, x, out, dynamic_batch=not args.static_batch)
+    except ImportError as e:
+        raise RuntimeError(str(e)) from None
+    seconds = time.perf_counter() - start
+    batch = shape[0] if args.static_batch else "N"
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.2f} MiB, opset {OPSET}, {len(proto.graph.node)} nodes) "
+          f"in {seconds:.2f} s")
+    print(f"input 'input': {batch} x {' x '.join(map(str, shape[1:]))} float32; output 'output'; "
+          f"{cfg.model}, {int(ckpt['num_classes'])} classes")
+    try:
+        theirs = onnx_forward(out, x)
+    except ImportError:
+        print("not checked: install onnxruntime (pip install onnxruntime) to run the export")
+        return 0
+    with mf.no_grad():
+        ours = model(mf.tensor(x)).numpy()
+    gap = float(np.abs(theirs - ours).max() / max(np.abs(ours).max(), 1e-30))
+    print(f"checked with onnxruntime: max |difference| / max |output| = {gap:.1e} "
+          f"({'agrees' if gap < 1e-4 else 'DISAGREES'})")
+    return 0 if gap < 1e-4 else 1
+
+
 COMMANDS = {"train": _train, "predict": _predict, "eval": _eval, "arith": _arith, "summary": _summary}
+
+COMMANDS["export"] = _export
 
 
 def _exercises(args: argparse.Namespace) -> int:

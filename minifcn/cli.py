@@ -209,8 +209,13 @@ def _arith(args: argparse.Namespace) -> int:
     if args.draw:
         from .plotting import draw_kernel_positions
         draw_kernel_positions(args.draw, args.kind, args.input, args.kernel, s, args.padding, args.dilation,
-                              args.output_padding)
+                              args.output_padding, ceil_mode=args.ceil_mode)
         print(f"figure:      {args.draw}")
+    if args.animate:
+        from .plotting import animate_kernel_positions
+        frames = animate_kernel_positions(args.animate, args.kind, args.input, args.kernel, s, args.padding,
+                                          args.dilation, args.output_padding, ceil_mode=args.ceil_mode)
+        print(f"animation:   {args.animate} ({frames} frames, one per output pixel)")
     return 0 if ok else 1
 
 

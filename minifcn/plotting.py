@@ -67,42 +67,48 @@ class _Sliding:
         return [(top + a * self.d, left + b * self.d) for a in range(self.k) for b in range(self.k)]
 
 
-_FACE = {"input": "#9ecae1", "zero": "#f2f2f2", "pad": "white"}
-_STYLE = {"input": "-", "zero": "--", "pad": ":"}
+_FACE = {"input": (0.62, 0.79, 0.88), "zero": (0.86, 0.86, 0.86), "pad": (1.0, 1.0, 1.0)}
 
 
-def _draw_step(ax: Any, g: _Sliding, r: int, c: int, done: int | None = None, labels: bool = True) -> None:
+def _grid(ax: Any, colours: np.ndarray, x0: float, y0: float, edge: str) -> None:
+    """An (n, m, 3) array of cell colours as a grid of unit cells at (x0, y0): one image and one set of lines."""
+    from matplotlib.collections import LineCollection
+    n, m = colours.shape[:2]
+    ax.imshow(colours, extent=(x0, x0 + m, y0 + n, y0), interpolation="nearest", zorder=1)
+    lines = [[(x0 + v, y0), (x0 + v, y0 + n)] for v in range(m + 1)]
+    lines += [[(x0, y0 + v), (x0 + m, y0 + v)] for v in range(n + 1)]
+    ax.add_collection(LineCollection(lines, colors=edge, linewidths=0.6, zorder=2))
+
+
+def _draw_step(ax: Any, g: _Sliding, r: int, c: int, done: int | None = None, labels: bool = True,
+               at: tuple[float, float] = (0.0, 0.0)) -> None:
     """One kernel position: the input grid left, the output grid right, window and cell linked.
 
     ``done``: how many output cells (row-major) to show as already computed (the animation).
+    Blue: input, grey: zeros inserted by a transposed convolution, white: padding. ``at``:
+    where the panel's top-left corner goes (many panels share one axes in a sheet).
     """
-    from matplotlib.patches import ConnectionPatch, Rectangle
+    from matplotlib.patches import FancyArrowPatch, Rectangle
     n, o, gap = g.size, g.o, 2.0
-    x0, y0 = n + gap, (n - o) / 2                    # the output grid's top-left corner
-    for row in range(n):
-        for col in range(n):
-            kind = g.cell(row, col)
-            ax.add_patch(Rectangle((col, row), 1, 1, facecolor=_FACE[kind], edgecolor="#666", lw=0.6,
-                                   ls=_STYLE[kind]))
+    ox, oy = at
+    x0, y0 = ox + n + gap, oy + (n - o) / 2          # the output grid's top-left corner
+    cells = np.array([[_FACE[g.cell(row, col)] for col in range(n)] for row in range(n)])
     taps = g.window(r, c)
-    for row, col in taps:
-        ax.add_patch(Rectangle((col, row), 1, 1, facecolor="#08519c", alpha=0.45, edgecolor="none"))
+    for row, col in taps:                            # the window's taps, darker
+        if row < n and col < n:
+            cells[row, col] = 0.45 * np.array([0.03, 0.32, 0.61]) + 0.55 * cells[row, col]
+    _grid(ax, cells, ox, oy, "#777")
     rows, cols = [t[0] for t in taps], [t[1] for t in taps]
-    ax.add_patch(Rectangle((min(cols), min(rows)), max(cols) - min(cols) + 1, max(rows) - min(rows) + 1,
-                           fill=False, edgecolor="#08306b", lw=2))
-    here = r * o + c
-    for row in range(o):
-        for col in range(o):
-            m = row * o + col
-            face = "#31a354" if m == here else ("#c7e9c0" if done is not None and m < done else "white")
-            ax.add_patch(Rectangle((x0 + col, y0 + row), 1, 1, facecolor=face, edgecolor="#2c7a3a", lw=0.8))
-    ax.add_artist(ConnectionPatch(((min(cols) + max(cols) + 1) / 2, (min(rows) + max(rows) + 1) / 2),
-                                  (x0 + c + 0.5, y0 + r + 0.5), "data", "data", color="#08306b", lw=1.2,
-                                  arrowstyle="->", alpha=0.8))
-    ax.set_xlim(-0.2, x0 + o + 0.2)
-    ax.set_ylim(n + (2.4 if labels else 0.2), -0.2)
-    ax.set_aspect("equal")
-    ax.axis("off")
+    ax.add_patch(Rectangle((ox + min(cols), oy + min(rows)), max(cols) - min(cols) + 1, max(rows) - min(rows) + 1,
+                           fill=False, edgecolor="#08306b", lw=2, zorder=3))
+    out = np.ones((o, o, 3))
+    if done is not None:
+        out.reshape(-1, 3)[:done] = (0.78, 0.91, 0.75)   # computed so far
+    out[r, c] = (0.19, 0.64, 0.33)
+    _grid(ax, out, x0, y0, "#2c7a3a")
+    ax.add_patch(FancyArrowPatch((ox + (min(cols) + max(cols) + 1) / 2, oy + (min(rows) + max(rows) + 1) / 2),
+                                 (x0 + c + 0.5, y0 + r + 0.5), color="#08306b", lw=1.2, arrowstyle="->",
+                                 mutation_scale=8, alpha=0.8, zorder=4, shrinkA=0, shrinkB=0))
     if labels:
         ax.text(n / 2, n + 0.5, g.left, ha="center", va="top", fontsize=8)
         ax.text(x0 + o / 2, y0 + o + 0.5, f"output {o}×{o}", ha="center", va="top", fontsize=8)
@@ -134,19 +140,19 @@ def draw_kernel_positions(path: Any, kind: str, i: int, k: int, s: int = 1, p: i
     shown = _positions(g.o, most)
     columns = g.o if len(shown) == g.o * g.o else int(round(len(shown) ** 0.5))
     rows = -(-len(shown) // columns)
-    cells_w, cells_h = g.size + 2 + g.o + 0.4, g.size + 0.4
-    unit = min(0.2, 13.0 / (columns * cells_w))      # inches per grid cell: at most 13 in wide
-    w, h, top = cells_w * unit, cells_h * unit, 0.55
-    fig, axes = plt.subplots(rows, columns, figsize=(max(w * columns, 5.5), h * rows + top + 0.1),
-                             squeeze=False, gridspec_kw={"wspace": 0.08, "hspace": 0.08})
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, (r, c) in zip(axes.ravel(), shown):
-        _draw_step(ax, g, r, c, labels=False)
+    pw, ph = g.size + 2 + g.o + 1.5, g.size + 1.5      # one panel and the space around it, in cells
+    unit = min(0.2, 13.0 / (columns * pw))             # inches per grid cell: at most 13 in wide
+    top = 0.55                                         # inches for the title
+    fig = plt.figure(figsize=(max(pw * columns * unit, 5.5), ph * rows * unit + top))
+    ax = fig.add_axes((0, 0, 1, 1 - top / (ph * rows * unit + top)))
+    for m, (r, c) in enumerate(shown):                 # all panels in one axes: fast to draw
+        _draw_step(ax, g, r, c, labels=False, at=((m % columns) * pw, (m // columns) * ph))
+    ax.set_xlim(-0.5, columns * pw - 1)
+    ax.set_ylim(rows * ph - 1, -0.5)
+    ax.set_aspect("equal")
+    ax.axis("off")
     every = "every output pixel" if len(shown) == g.o * g.o else f"{len(shown)} of {g.o * g.o} output pixels"
     fig.suptitle(f"{g.title}\n{every}; left: {g.left.replace(chr(10), ' ')}; right: the output", fontsize=9)
-    height = h * rows + top + 0.1
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.05 / height, top=1 - top / height)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return fig
@@ -174,6 +180,10 @@ def animate_kernel_positions(path: Any, kind: str, i: int, k: int, s: int = 1, p
     for m in range(frames):
         ax.clear()
         _draw_step(ax, g, m // g.o, m % g.o, done=m)
+        ax.set_xlim(-0.2, g.size + 2 + g.o + 0.2)
+        ax.set_ylim(g.size + 2.4, -0.2)
+        ax.set_aspect("equal")
+        ax.axis("off")
         ax.set_title(f"{g.title}\noutput pixel ({m // g.o}, {m % g.o}): step {m + 1} of {frames}", fontsize=9)
         fig.canvas.draw()
         rgba = np.asarray(fig.canvas.buffer_rgba())

@@ -149,9 +149,10 @@ def execute_lesson(lesson: Path, figure_root: Path, timeout: int = 600) -> dict:
 
 
 def figure_output(png: Path) -> dict:
-    """A notebook display_data output holding a PNG."""
+    """A notebook display_data output showing a PNG, named by its alt text (the file name)."""
+    data = base64.b64encode(png.read_bytes()).decode("ascii")
     return {"output_type": "display_data", "metadata": {},
-            "data": {"image/png": base64.b64encode(png.read_bytes()).decode("ascii"),
+            "data": {"text/html": f'<img src="data:image/png;base64,{data}" alt="{png.name}">',
                      "text/plain": f"<figure {png.name}>"}}
 
 

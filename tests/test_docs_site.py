@@ -145,7 +145,8 @@ def test_every_lesson_page_shows_its_figures_under_its_cells(site, lesson):
         # the picture itself: the stored file's bytes, or (a lesson run while building) its size
         image = base64.b64decode(data)
         assert image == png.read_bytes() or image[16:24] == png.read_bytes()[16:24], png.name
-        saved_by = [n for n, (is_code, chunk) in enumerate(cells) if is_code and png.name in chunk]
+        saved_by = [n for n, (is_code, chunk) in enumerate(cells)
+                    if is_code and png.name in chunk.split('class="jp-Cell-outputWrapper"')[0]]  # its code
         if len(saved_by) == 1:                   # the one cell that names it: the figure is right under it
             assert saved_by[0] in holders, f"{png.name} is not under the cell that saves it"
     printed = re.compile(r'class="jp-RenderedText jp-OutputArea-output"[^>]*>\s*<pre>\s*\S')

@@ -2,9 +2,13 @@
 
 The lessons live outside ``docs/`` (students run them from ``lessons/``), so this hook adds
 each ``lessons/NN_topic.py`` to the site as a virtual file ``lessons/NN_topic.py``;
-mkdocs-jupyter then renders it as a notebook (Jupytext percent format, not executed). It
-fills the "Lessons" section of the navigation with the lessons that exist, ends each
-lesson page with the figures the lesson draws, and expands these markers in Markdown pages:
+mkdocs-jupyter then renders it as a notebook with each code cell's output (printed text,
+the figures it saved) under the cell: the outputs stored by ``python docs/make_figures.py``
+in docs/figures/<lesson>/outputs.json, or, for a lesson whose cells changed since, the
+outputs of running it while building. It fills the "Lessons" section of the navigation
+with the lessons that exist, serves MathJax from the site itself (the ``mathjax`` files of
+the django-static-mathjax package, so formulas render offline), drops the scripts that
+notebook pages would load from another host, and expands these markers in Markdown pages:
 
     <!-- lesson NN -->             a link to lesson NN
     <!-- figures NN -->            every PNG in docs/figures/<lesson NN>/, drawn by the lesson
@@ -12,20 +16,24 @@ lesson page with the figures the lesson draws, and expands these markers in Mark
     <!-- cli-help COMMAND -->      ``minifcn COMMAND --help``
     <!-- cli-example ARGS -->      ``minifcn ARGS`` and what it prints (run while building)
 
-The lessons are rendered without running them; ``python docs/make_figures.py`` runs them
-and stores their PNGs. A missing lesson, a lesson whose figures were never drawn, or a
-command that fails is a warning, so ``mkdocs build --strict`` fails on it.
+A missing lesson, a lesson whose figures were never drawn, a lesson that fails while
+building, a missing MathJax, or a command that fails is a warning, so
+``mkdocs build --strict`` fails on it.
 """
 from __future__ import annotations
 
 import contextlib
 import html
 import io
+import json
 import logging
 import os
 import re
 import shlex
+import shutil
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from mkdocs.plugins import event_priority
@@ -88,6 +96,76 @@ def gallery(path: Path, page_url: str) -> str:
     return f'<div class="lesson-figures">{"".join(items)}</div>' if items else ""
 
 
+# ---- lesson notebooks with their outputs ----------------------------------------------------
+_BUILD: dict[str, Path] = {}      # "dir": a temporary folder for this build's notebooks
+
+
+def _make_figures():
+    """docs/make_figures.py as a module (it runs the lessons and stores their outputs)."""
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import make_figures
+    return make_figures
+
+
+def lesson_notebook(path: Path, folder: Path) -> Path:
+    """Write ``folder/lessons/<stem>.ipynb``: the lesson with its outputs under its code cells.
+
+    The outputs are the stored ones (docs/figures/<stem>/outputs.json) when every code cell
+    still has its stored outputs; otherwise the lesson runs now (a warning if it fails).
+    """
+    import nbformat
+    mk = _make_figures()
+    stored = FIGURES / path.stem / "outputs.json"
+    record = json.loads(stored.read_text(encoding="utf-8")) if stored.is_file() else None
+    figures_dir = FIGURES / path.stem
+    stale = mk.stale_cells(path, record)
+    if stale:
+        run_dir = folder / "run"
+        start = time.perf_counter()
+        try:
+            record = mk.execute_lesson(path, run_dir)
+            figures_dir = run_dir / path.stem
+            log.info("lessons/%s: code cells %s have no stored outputs; ran the lesson while building "
+                     "(%.1f s). Store them with 'python docs/make_figures.py %s'.", path.name, stale,
+                     time.perf_counter() - start, path.name[:2])
+        except Exception as e:  # the page still shows the code, without the outputs of changed cells
+            log.warning("lessons/%s: failed while building: %s", path.name, str(e)[-2000:])
+    nb = mk.notebook_with_outputs(path, record or {"cells": []}, figures_dir)
+    target = folder / "lessons" / f"{path.stem}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(target))
+    return target
+
+
+# ---- MathJax from the site itself --------------------------------------------------------------
+MATHJAX_PARTS = ("tex-mml-chtml.js", "input/", "output/chtml", "ui/", "a11y/", "adaptors/")
+
+
+def mathjax_files(config) -> list[File]:
+    """MathJax 3's files (from the django-static-mathjax package) as javascripts/mathjax/..."""
+    import importlib.util
+    spec = importlib.util.find_spec("mathjax")
+    es5 = Path(spec.origin).parent / "static" / "mathjax" / "es5" if spec and spec.origin else None
+    if es5 is None or not (es5 / "tex-mml-chtml.js").is_file():
+        log.warning("docs: MathJax is not installed, formulas will not render: "
+                    "python -m pip install -e '.[docs]' (package django-static-mathjax)")
+        return []
+    found = []
+    for f in sorted(es5.rglob("*")):
+        rel = f.relative_to(es5).as_posix()
+        if f.is_file() and rel.startswith(MATHJAX_PARTS):
+            found.append(File(rel, src_dir=str(es5), dest_dir=config.site_dir,
+                              use_directory_urls=config.use_directory_urls,
+                              dest_uri=f"javascripts/mathjax/{rel}"))
+    return found
+
+
+REMOTE_MODULE = re.compile(r'<script type="module">(?:(?!</script>).)*?https?://(?:(?!</script>).)*</script>', re.S)
+EMPTY_SCRIPT = re.compile(r'<script src="">\s*</script>')
+
+
 def run_cli(args: list[str]) -> str:
     """What ``minifcn ARGS`` prints (stdout and stderr), at a fixed width of 88 columns."""
     if str(ROOT) not in sys.path:
@@ -127,6 +205,7 @@ def on_config(config):
         if isinstance(entry, dict) and "Lessons" in entry:
             entry["Lessons"] = [{lesson_title(p): f"lessons/{p.name}"} for p in found.values()]
     config.watch.append(str(LESSONS))
+    _BUILD["dir"] = Path(tempfile.mkdtemp(prefix="minifcn-docs-"))
     return config
 
 
@@ -135,9 +214,23 @@ def on_files(files, config):
     for path in lessons().values():
         # A real File rooted at the repository (not File.generated: mkdocs-jupyter's wrapper
         # reads abs_src_path through src_dir, which a generated file lacks).
+        # Its page keeps the lesson's name (links to lessons/NN_topic.py work); on_nav points it
+        # at the notebook with the outputs.
         files.append(File(f"lessons/{path.name}", src_dir=str(ROOT), dest_dir=config.site_dir,
                           use_directory_urls=config.use_directory_urls))
+        _BUILD[path.name] = lesson_notebook(path, _BUILD["dir"])
+    for f in mathjax_files(config):
+        files.append(f)
     return files
+
+
+def on_nav(nav, config, files):
+    """After mkdocs-jupyter has wrapped the lesson files: render each from its notebook with outputs."""
+    for f in files:
+        notebook = _BUILD.get(Path(f.src_uri).name) if f.src_uri.startswith("lessons/") else None
+        if notebook is not None:
+            f.abs_src_path = str(notebook)   # on the wrapper, which mkdocs-jupyter reads
+    return nav
 
 
 def on_page_markdown(markdown, page, config, files):
@@ -166,17 +259,31 @@ def on_page_markdown(markdown, page, config, files):
 
 
 def on_page_content(content, page, config, files):
-    """Lesson pages: a download link under the title, the lesson's figures at the bottom."""
+    """Lesson pages: download links under the title (each figure is under the cell that draws it)."""
     src = page.file.src_uri
     if not (src.startswith("lessons/") and src.endswith(".py")):
         return content
     name = src.split("/", 1)[1]
     top = (f'<p><a href="{html.escape(name)}" download>Download {html.escape(name)}</a> '
            f"&middot; run it with <code>python lessons/{html.escape(name)}</code>, or open it as a "
-           f'<a href="{get_relative_url("installation/", page.url)}#lessons-as-notebooks">notebook</a>.</p>')
-    shown = gallery(LESSONS / name, page.url)
-    if shown:
-        shown = f'<h2 id="figures-this-lesson-draws">Figures this lesson draws</h2>{shown}'
+           f'<a href="{get_relative_url("installation/", page.url)}#lessons-as-notebooks">notebook</a> '
+           f'(<a href="{html.escape(Path(name).stem)}.ipynb" download>with its outputs</a>).</p>')
     cut = content.find("</h1>")                      # the link goes under the lesson's title
     cut = cut + len("</h1>") if cut >= 0 else 0
-    return content[:cut] + top + content[cut:] + shown
+    return content[:cut] + top + content[cut:]
+
+
+def on_post_page(output, page, config):
+    """Lesson pages: the .py beside the page; every page: no script loaded from another host."""
+    src = page.file.src_uri
+    if src.startswith("lessons/") and src.endswith(".py"):
+        dest = Path(page.file.abs_dest_path).parent / Path(src).name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(LESSONS / Path(src).name, dest)
+    # nbconvert's template imports Mermaid from a CDN (the lessons draw no Mermaid diagram)
+    # and leaves an empty MathJax 2 script tag; the site's own MathJax renders the formulas.
+    return EMPTY_SCRIPT.sub("", REMOTE_MODULE.sub("", output))
+
+
+def on_post_build(config):
+    shutil.rmtree(_BUILD.pop("dir", ""), ignore_errors=True)

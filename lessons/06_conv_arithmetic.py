@@ -129,8 +129,9 @@ def show(number, kind, i, k, s=1, p=0, d=1, a=0, name=None):
 # 5. no padding, stride $s$: $o = \lfloor (i - k)/s \rfloor + 1$
 # 6. padding and stride (the general case): $o = \lfloor (i + 2p - k)/s \rfloor + 1$
 #
-# In the figures the blue cells are the input, the dotted ones the zero padding, and the
-# coloured outlines the windows of the four corner outputs. The cases are the paper's own.
+# In the figures each panel is one output pixel (in the output's order): on the left the
+# input (blue) with its zero padding (white) and the kernel's window shaded, on the right
+# the output with that pixel in green, an arrow between them. The cases are the paper's own.
 
 # %%
 show(1, "conv", i=4, k=3)

@@ -30,56 +30,77 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="minifcn", description="minifcn: learn image segmentation by building it (NumPy/CuPy).")
     p.add_argument("--version", action="version", version=f"minifcn {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser,
+                           help="what to do; minifcn COMMAND --help lists its options")
 
+    from .train import TrainConfig
+    D = TrainConfig()   # the defaults a run gets for options not given
     t = sub.add_parser("train", help="train a segmentation network (default: small U-Net, synthetic shapes, CPU)")
-    t.add_argument("--model", default="unet", choices=MODEL_NAMES)
+    t.add_argument("--model", default="unet", choices=MODEL_NAMES, help="network to train (default: %(default)s)")
     t.add_argument("--data", default=None, help="folder with images/ and masks/ (default: synthetic shapes)")
-    t.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    t.add_argument("--epochs", type=int, default=None)
-    t.add_argument("--batch-size", type=int, default=None)
-    t.add_argument("--lr", type=float, default=None)
-    t.add_argument("--image-size", type=int, default=None)
-    t.add_argument("--classes", type=int, default=None, help="classes of the synthetic set (2..5)")
-    t.add_argument("--samples", type=int, default=None, help="images in the synthetic set")
-    t.add_argument("--base-channels", type=int, default=None)
-    t.add_argument("--depth", type=int, default=None)
-    t.add_argument("--out", default=None, help="run directory (default: runs/MODEL)")
-    t.add_argument("--resume", default=None, metavar="CKPT", help="continue from a checkpoint (last.npz)")
-    t.add_argument("--seed", type=int, default=None)
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where to train (default: %(default)s)")
+    t.add_argument("--epochs", type=int, default=None, help=f"passes over the training set (default: {D.epochs})")
+    t.add_argument("--batch-size", type=int, default=None, help=f"images per step (default: {D.batch_size})")
+    t.add_argument("--lr", type=float, default=None,
+                   help=f"Adam learning rate, the start of the {D.schedule} schedule (default: {D.lr})")
+    t.add_argument("--image-size", type=int, default=None,
+                   help=f"images are SIZE x SIZE pixels (synthetic: drawn; folder: resized) (default: {D.image_size})")
+    t.add_argument("--classes", type=int, default=None,
+                   help=f"classes of the synthetic set (2..5), background included (default: {D.num_classes})")
+    t.add_argument("--samples", type=int, default=None, help=f"images in the synthetic set (default: {D.samples})")
+    t.add_argument("--base-channels", type=int, default=None,
+                   help=f"channels of the first layer; each level down doubles them (default: {D.base_channels})")
+    t.add_argument("--depth", type=int, default=None,
+                   help=f"down/up levels of unet and segnet (default: {D.depth})")
+    t.add_argument("--out", default=None,
+                   help="run directory (default: runs/MODEL; with --resume: the checkpoint's own directory)")
+    t.add_argument("--resume", default=None, metavar="CKPT",
+                   help="continue from a checkpoint (e.g. runs/unet/last.npz) in its run directory, "
+                        "appending to its metrics (default: start afresh)")
+    t.add_argument("--seed", type=int, default=None,
+                   help=f"seed of the data, the initialisation and the data order (default: {D.seed})")
+    t.add_argument("--quiet", action="store_true", help="no progress bar (default: a bar on a terminal)")
     t.add_argument("--exercises", default=None, metavar="DIR",
                    help="run the network on your own im2col, col2im and max pooling from this workbook "
-                        "(they must pass 'minifcn exercises check')")
+                        "(they must pass 'minifcn exercises check'; default: the library's own)")
 
     pr = sub.add_parser("predict", help="predict masks for images with a trained checkpoint")
-    pr.add_argument("checkpoint")
-    pr.add_argument("images", nargs="+")
-    pr.add_argument("--out", default="predictions", help="folder for mask PNGs and overlays")
-    pr.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    pr.add_argument("checkpoint", help="a training checkpoint (best.npz or last.npz of a run)")
+    pr.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...) to segment")
+    pr.add_argument("--out", default="predictions", help="folder for mask PNGs and overlays (default: %(default)s)")
+    pr.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where to run (default: %(default)s)")
 
     ev = sub.add_parser("eval", help="metrics of a checkpoint on a folder data set")
-    ev.add_argument("checkpoint")
-    ev.add_argument("--data", required=True, help="folder with images/ and masks/")
-    ev.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ev.add_argument("checkpoint", help="a training checkpoint (best.npz or last.npz of a run)")
+    ev.add_argument("--data", required=True, help="folder with images/ and masks/ (required)")
+    ev.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where to run (default: %(default)s)")
 
     ar = sub.add_parser("arith", help="output size of a convolution, transposed convolution or pooling")
-    ar.add_argument("kind", choices=("conv", "transpose", "pool"))
-    ar.add_argument("-i", "--input", type=int, required=True, help="input size i")
-    ar.add_argument("-k", "--kernel", type=int, required=True, help="kernel size k")
-    ar.add_argument("-s", "--stride", type=int, default=None, help="stride s (default 1; k for pool)")
-    ar.add_argument("-p", "--padding", type=int, default=0)
-    ar.add_argument("-d", "--dilation", type=int, default=1)
-    ar.add_argument("--output-padding", type=int, default=0)
-    ar.add_argument("--ceil-mode", action="store_true", help="pool only")
-    ar.add_argument("--draw", default=None, metavar="FILE.png", help="draw the kernel positions")
+    ar.add_argument("kind", choices=("conv", "transpose", "pool"),
+                    help="convolution, transposed convolution or (max) pooling")
+    ar.add_argument("-i", "--input", type=int, required=True, help="input size i (required)")
+    ar.add_argument("-k", "--kernel", type=int, required=True, help="kernel size k (required)")
+    ar.add_argument("-s", "--stride", type=int, default=None, help="stride s (default: 1; k for pool)")
+    ar.add_argument("-p", "--padding", type=int, default=0, help="zero padding p on each side (default: %(default)s)")
+    ar.add_argument("-d", "--dilation", type=int, default=1,
+                    help="dilation d: kernel taps d pixels apart (default: %(default)s)")
+    ar.add_argument("--output-padding", type=int, default=0,
+                    help="transpose only: extra rows/columns a on the bottom/right (default: %(default)s)")
+    ar.add_argument("--ceil-mode", action="store_true", help="pool only: round the output size up (default: down)")
+    ar.add_argument("--draw", default=None, metavar="FILE.png",
+                    help="draw the input with its padding beside the output, each output cell linked to its "
+                         "window (default: no picture)")
+    ar.add_argument("--animate", default=None, metavar="FILE.gif",
+                    help="an animated GIF: the kernel at every position, one frame per output cell "
+                         "(default: no animation)")
 
     su = sub.add_parser("summary", help="layer table with output shapes, parameters and receptive field")
-    su.add_argument("--model", default="unet", choices=MODEL_NAMES)
-    su.add_argument("--input", default="1x3x128x128", help="N x C x H x W, e.g. 1x3x128x128")
-    su.add_argument("--classes", type=int, default=2)
-    su.add_argument("--base-channels", type=int, default=16)
-    su.add_argument("--depth", type=int, default=4)
+    su.add_argument("--model", default="unet", choices=MODEL_NAMES, help="network (default: %(default)s)")
+    su.add_argument("--input", default="1x3x128x128", help="input shape N x C x H x W (default: %(default)s)")
+    su.add_argument("--classes", type=int, default=2, help="output classes (default: %(default)s)")
+    su.add_argument("--base-channels", type=int, default=16,
+                    help="channels of the first layer (default: %(default)s)")
+    su.add_argument("--depth", type=int, default=4, help="down/up levels of unet and segnet (default: %(default)s)")
 
     from .exercises.cli import add_parser as add_exercises_parser  # minifcn exercises init|list|check
     add_exercises_parser(sub)
@@ -90,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
 # ---- commands -------------------------------------------------------------------------------
 def _train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, train
-    cfg = TrainConfig(model=args.model, data=args.data, device=args.device, out=args.out or f"runs/{args.model}")
+    # A resumed run continues in its own directory (its metrics grow there), unless --out says otherwise.
+    out = args.out or (str(Path(args.resume).parent) if args.resume else f"runs/{args.model}")
+    cfg = TrainConfig(model=args.model, data=args.data, device=args.device, out=out)
     for arg, field in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"), ("image_size", "image_size"),
                        ("classes", "num_classes"), ("samples", "samples"), ("base_channels", "base_channels"),
                        ("depth", "depth"), ("seed", "seed")):
@@ -195,8 +218,13 @@ def _arith(args: argparse.Namespace) -> int:
     if args.draw:
         from .plotting import draw_kernel_positions
         draw_kernel_positions(args.draw, args.kind, args.input, args.kernel, s, args.padding, args.dilation,
-                              args.output_padding)
+                              args.output_padding, ceil_mode=args.ceil_mode)
         print(f"figure:      {args.draw}")
+    if args.animate:
+        from .plotting import animate_kernel_positions
+        frames = animate_kernel_positions(args.animate, args.kind, args.input, args.kernel, s, args.padding,
+                                          args.dilation, args.output_padding, ceil_mode=args.ceil_mode)
+        print(f"animation:   {args.animate} ({frames} frames, one per output pixel)")
     return 0 if ok else 1
 
 

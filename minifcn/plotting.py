@@ -14,52 +14,226 @@ def pyplot() -> Any:
     return plt
 
 
-def draw_kernel_positions(path: str, kind: str, i: int, k: int, s: int = 1, p: int = 0, d: int = 1,
-                          output_padding: int = 0) -> Any:
+class _Sliding:
+    """Where a kernel slides, as the convolution-arithmetic guide draws it (one axis, square).
+
+    conv / pool: the input zero-padded by p, a stride-s window. transpose: the equivalent
+    direct convolution, i.e. the input with s - 1 zeros inserted between its pixels and
+    k̂ - p - 1 padding on each side (plus output_padding on the bottom/right), under a
+    unit-stride window. ``cell(r, c)`` says what a grid cell is: "input", "zero" (inserted)
+    or "pad"; ``window(r, c)`` lists the cells the taps of output pixel (r, c) read.
+    """
+
+    def __init__(self, kind: str, i: int, k: int, s: int = 1, p: int = 0, d: int = 1,
+                 output_padding: int = 0, ceil_mode: bool = False):
+        self.kind, self.k, self.d = kind, k, d
+        ke = arith.effective_kernel_size(k, d)
+        if kind == "transpose":
+            self.o = arith.conv_transpose_output_size(i, k, s, p, output_padding, d)
+            edge = ke - p - 1              # negative: the transposed conv crops the border
+            self.size = (i - 1) * s + 1 + 2 * edge + output_padding
+            self.real = {edge + n * s for n in range(i)}
+            self.span = (edge, edge + (i - 1) * s)
+            self.stride = 1
+            self.title = f"transposed conv: i={i}, k={k}, s={s}, p={p}, d={d}, a={output_padding} → o={self.o}"
+            self.left = (f"input {i}×{i}, {s - 1} zero(s) between pixels,\npadded by {edge}"
+                         f"{f' (+{output_padding} bottom/right)' if output_padding else ''}; stride 1")
+        elif kind in ("conv", "pool"):
+            self.o = (arith.conv_output_size(i, k, s, p, d) if kind == "conv"
+                      else arith.pool_output_size(i, k, s, p, d, ceil_mode))
+            # ceil_mode: the last window may hang over the padded input; draw that part too
+            self.size = max(i + 2 * p, (self.o - 1) * s + ke)
+            self.real = set(range(p, p + i))
+            self.span = (p, p + i - 1)
+            self.stride = s
+            self.title = (f"{kind}: i={i}, k={k}, s={s}, p={p}, d={d}"
+                          f"{', ceil_mode' if ceil_mode else ''} → o={self.o}")
+            self.left = f"input {i}×{i}, padded by {p}"
+        else:
+            raise ValueError(f"kind={kind!r} must be 'conv', 'transpose' or 'pool'")
+
+    def cell(self, r: int, c: int) -> str:
+        if r in self.real and c in self.real:
+            return "input"
+        lo, hi = self.span
+        return "zero" if lo <= r <= hi and lo <= c <= hi else "pad"
+
+    def window(self, r: int, c: int) -> list[tuple[int, int]]:
+        top, left = r * self.stride, c * self.stride
+        return [(top + a * self.d, left + b * self.d) for a in range(self.k) for b in range(self.k)]
+
+
+_FACE = {"input": (0.62, 0.79, 0.88), "zero": (0.86, 0.86, 0.86), "pad": (1.0, 1.0, 1.0)}
+
+
+def _grid(ax: Any, colours: np.ndarray, x0: float, y0: float, edge: str) -> None:
+    """An (n, m, 3) array of cell colours as a grid of unit cells at (x0, y0): one image and one set of lines."""
+    from matplotlib.collections import LineCollection
+    n, m = colours.shape[:2]
+    ax.imshow(colours, extent=(x0, x0 + m, y0 + n, y0), interpolation="nearest", zorder=1)
+    lines = [[(x0 + v, y0), (x0 + v, y0 + n)] for v in range(m + 1)]
+    lines += [[(x0, y0 + v), (x0 + m, y0 + v)] for v in range(n + 1)]
+    ax.add_collection(LineCollection(lines, colors=edge, linewidths=0.6, zorder=2))
+
+
+def _draw_step(ax: Any, g: _Sliding, r: int, c: int, done: int | None = None, labels: bool = True,
+               at: tuple[float, float] = (0.0, 0.0)) -> None:
+    """One kernel position: the input grid left, the output grid right, window and cell linked.
+
+    ``done``: how many output cells (row-major) to show as already computed (the animation).
+    Blue: input, grey: zeros inserted by a transposed convolution, white: padding. ``at``:
+    where the panel's top-left corner goes (many panels share one axes in a sheet).
+    """
+    from matplotlib.patches import FancyArrowPatch, Rectangle
+    n, o, gap = g.size, g.o, 2.0
+    ox, oy = at
+    x0, y0 = ox + n + gap, oy + (n - o) / 2          # the output grid's top-left corner
+    cells = np.array([[_FACE[g.cell(row, col)] for col in range(n)] for row in range(n)])
+    taps = g.window(r, c)
+    for row, col in taps:                            # the window's taps, darker
+        if row < n and col < n:
+            cells[row, col] = 0.45 * np.array([0.03, 0.32, 0.61]) + 0.55 * cells[row, col]
+    _grid(ax, cells, ox, oy, "#777")
+    rows, cols = [t[0] for t in taps], [t[1] for t in taps]
+    ax.add_patch(Rectangle((ox + min(cols), oy + min(rows)), max(cols) - min(cols) + 1, max(rows) - min(rows) + 1,
+                           fill=False, edgecolor="#08306b", lw=2, zorder=3))
+    out = np.ones((o, o, 3))
+    if done is not None:
+        out.reshape(-1, 3)[:done] = (0.78, 0.91, 0.75)   # computed so far
+    out[r, c] = (0.19, 0.64, 0.33)
+    _grid(ax, out, x0, y0, "#2c7a3a")
+    ax.add_patch(FancyArrowPatch((ox + (min(cols) + max(cols) + 1) / 2, oy + (min(rows) + max(rows) + 1) / 2),
+                                 (x0 + c + 0.5, y0 + r + 0.5), color="#08306b", lw=1.2, arrowstyle="->",
+                                 mutation_scale=8, alpha=0.8, zorder=4, shrinkA=0, shrinkB=0))
+    if labels:
+        ax.text(n / 2, n + 0.5, g.left, ha="center", va="top", fontsize=8)
+        ax.text(x0 + o / 2, y0 + o + 0.5, f"output {o}×{o}", ha="center", va="top", fontsize=8)
+
+
+def _positions(o: int, most: int) -> list[tuple[int, int]]:
+    """Every output cell (row-major), or for a large output the corners, edges and centre."""
+    if o * o <= most:
+        return [(r, c) for r in range(o) for c in range(o)]
+    pick = sorted({0, 1, o // 2, o - 1})
+    return [(r, c) for r in pick for c in pick]
+
+
+def draw_kernel_positions(path: Any, kind: str, i: int, k: int, s: int = 1, p: int = 0, d: int = 1,
+                          output_padding: int = 0, ceil_mode: bool = False, most: int = 49) -> Any:
     """Draw where a kernel lands, like the figures of Dumoulin & Visin's convolution-arithmetic guide.
 
-    conv / pool: the (zero-padded) input grid, each output pixel's window as a coloured
-    outline. transpose: the equivalent direct convolution, i.e. the input with s - 1 zeros
-    inserted between pixels and k̂ - p - 1 padding on each side (plus output_padding on the
-    bottom/right), and the windows of a unit-stride kernel over it. Returns the figure.
+    One small panel per output pixel (row-major, so panel (r, c) is output pixel (r, c)):
+    the input with its padding on the left, the output grid on the right, the kernel's
+    window shaded on the input and linked by an arrow to the output pixel it computes.
+    conv / pool: the zero-padded input (blue: input, dotted: padding). transpose: the
+    equivalent direct convolution, i.e. the input with s - 1 zeros inserted between pixels
+    (dashed) and k̂ - p - 1 padding on each side (plus output_padding on the bottom/right),
+    under a unit-stride kernel. An output of more than ``most`` pixels shows the corners,
+    edges and centre only (``animate_kernel_positions`` shows them all). Returns the figure.
     """
     plt = pyplot()
-    from matplotlib.patches import Rectangle
-    ke = arith.effective_kernel_size(k, d)
-    if kind == "transpose":
-        o = arith.conv_transpose_output_size(i, k, s, p, output_padding, d)
-        edge = ke - p - 1
-        size = (i - 1) * s + 1 + 2 * edge + output_padding
-        real = {(edge + r * s, edge + c * s) for r in range(i) for c in range(i)}
-        stride, title = 1, f"transposed conv: i={i}, k={k}, s={s}, p={p}, d={d}, a={output_padding} → o={o}"
-    else:
-        o = (arith.conv_output_size(i, k, s, p, d) if kind == "conv"
-             else arith.pool_output_size(i, k, s, p, d))
-        size, stride = i + 2 * p, s
-        real = {(r + p, c + p) for r in range(i) for c in range(i)}
-        title = f"{kind}: i={i}, k={k}, s={s}, p={p}, d={d} → o={o}"
-    fig, ax = plt.subplots(figsize=(max(4, 0.45 * size + 1),) * 2)
-    for r in range(size):
-        for c in range(size):
-            inside = (r, c) in real
-            ax.add_patch(Rectangle((c, r), 1, 1, facecolor="#9ecae1" if inside else "white",
-                                   edgecolor="#555", lw=0.6, ls="-" if inside else ":"))
-    colours = plt.get_cmap("tab10")
-    shown = [(0, 0), (0, o - 1), (o - 1, 0), (o - 1, o - 1)] if o > 1 else [(0, 0)]
-    for n, (orow, ocol) in enumerate(dict.fromkeys(shown)):
-        for a in range(k):
-            for b in range(k):
-                ax.add_patch(Rectangle((ocol * stride + b * d + 0.12, orow * stride + a * d + 0.12), 0.76, 0.76,
-                                       fill=False, edgecolor=colours(n), lw=2))
-    ax.set_xlim(0, size)
-    ax.set_ylim(size, 0)
+    g = _Sliding(kind, i, k, s, p, d, output_padding, ceil_mode)
+    shown = _positions(g.o, most)
+    columns = g.o if len(shown) == g.o * g.o else int(round(len(shown) ** 0.5))
+    rows = -(-len(shown) // columns)
+    pw, ph = g.size + 2 + g.o + 1.5, g.size + 1.5      # one panel and the space around it, in cells
+    unit = min(0.2, 13.0 / (columns * pw))             # inches per grid cell: at most 13 in wide
+    top = 0.55                                         # inches for the title
+    fig = plt.figure(figsize=(max(pw * columns * unit, 5.5), ph * rows * unit + top))
+    ax = fig.add_axes((0, 0, 1, 1 - top / (ph * rows * unit + top)))
+    for m, (r, c) in enumerate(shown):                 # all panels in one axes: fast to draw
+        _draw_step(ax, g, r, c, labels=False, at=((m % columns) * pw, (m // columns) * ph))
+    ax.set_xlim(-0.5, columns * pw - 1)
+    ax.set_ylim(rows * ph - 1, -0.5)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
+    every = "every output pixel" if len(shown) == g.o * g.o else f"{len(shown)} of {g.o * g.o} output pixels"
+    fig.suptitle(f"{g.title}\n{every}; left: {g.left.replace(chr(10), ' ')}; right: the output", fontsize=9)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return fig
+
+
+def animate_kernel_positions(path: Any, kind: str, i: int, k: int, s: int = 1, p: int = 0, d: int = 1,
+                             output_padding: int = 0, ceil_mode: bool = False, fps: float = 2.0,
+                             most: int = 400) -> int:
+    """An animated GIF: the kernel at every position, one frame per output pixel (row-major).
+
+    Each frame is one step of ``draw_kernel_positions`` drawn large, with the output pixels
+    computed so far filled in. A transposed convolution is shown as the equivalent direct
+    convolution over the zero-inserted, padded input. Returns the number of frames.
+    """
+    from PIL import Image
+    plt = pyplot()
+    g = _Sliding(kind, i, k, s, p, d, output_padding, ceil_mode)
+    frames = g.o * g.o
+    if frames > most:
+        raise ValueError(f"an animation of o={g.o} (o*o={frames} frames) is too long: at most {most} "
+                         f"frames; use a smaller input (i={i}) or --draw")
+    unit = 0.3
+    fig, ax = plt.subplots(figsize=(max(5.5, (g.size + 2 + g.o + 0.4) * unit), (g.size + 2.6) * unit + 0.6))
+    images = []
+    for m in range(frames):
+        ax.clear()
+        _draw_step(ax, g, m // g.o, m % g.o, done=m)
+        ax.set_xlim(-0.2, g.size + 2 + g.o + 0.2)
+        ax.set_ylim(g.size + 2.4, -0.2)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        ax.set_title(f"{g.title}\noutput pixel ({m // g.o}, {m % g.o}): step {m + 1} of {frames}", fontsize=9)
+        fig.canvas.draw()
+        rgba = np.asarray(fig.canvas.buffer_rgba())
+        images.append(Image.fromarray(rgba[..., :3].copy()).convert("P", palette=Image.ADAPTIVE))
+    plt.close(fig)
+    tmp = f"{path}.tmp.gif"                          # written whole, then renamed
+    images[0].save(tmp, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+    import os
+    os.replace(tmp, path)
+    return frames
+
+
+def measured_receptive_field(model: Any, input_shape: tuple, seed: int = 0) -> tuple[int, int]:
+    """Height and width of the input region that can change the centre output pixel.
+
+    Measured, not derived: run the model (eval mode) on a random (C, H, W) input, backpropagate
+    from the centre pixel of the first output channel, and take the bounding box of the
+    nonzero input gradient. (A unit that ReLU switched off for this input can hide a few
+    pixels at the edge; the box is then a lower bound.)
+    """
+    c, h, w = input_shape
+    x = mf.tensor(np.random.default_rng(seed).standard_normal((1, c, h, w)), requires_grad=True,
+                  device=next(model.parameters()).device if any(True for _ in model.parameters()) else "cpu",
+                  dtype="float32")
+    was_training = model.training
+    model.eval()
+    try:
+        y = model(x)
+        grad = y.xp.zeros(y.shape, dtype=y.dtype)
+        grad[0, 0, y.shape[2] // 2, y.shape[3] // 2] = 1
+        y.backward(grad)
+    finally:
+        model.train(was_training)
+    hit = np.abs(mf.backend.to_numpy(x.grad))[0].sum(axis=0) > 0
+    rows, cols = np.nonzero(hit.any(axis=1))[0], np.nonzero(hit.any(axis=0))[0]
+    if rows.size == 0:
+        return 0, 0
+    return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+
+
+def lesson_setup(lesson: str) -> tuple[str, Any]:
+    """(device, figure folder) for a lesson script.
+
+    The device is ``$MINIFCN_DEVICE`` (default "cpu"; "cuda" when asked for); figures go to
+    ``$MINIFCN_FIGURES/<lesson>`` (default ``lessons/figures/<lesson>``), created and printed.
+    """
+    import os
+    from pathlib import Path
+    device = os.environ.get("MINIFCN_DEVICE", "cpu")
+    mf.backend.check_device(device)
+    folder = Path(os.environ.get("MINIFCN_FIGURES", "lessons/figures")) / lesson
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"lesson {lesson}: device {device}; figures are saved under {folder}")
+    return device, folder
 
 
 def image_grid(path: Any, rows: list, title: str | None = None, size: float = 2.2) -> None:

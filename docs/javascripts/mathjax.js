@@ -1,6 +1,7 @@
 // MathJax 3 for the Markdown pages (pymdownx.arithmatex, generic mode: \( \) and \[ \] inside
 // .arithmatex) and for the lessons' Markdown cells ($ and $$, rendered by mkdocs-jupyter
-// inside .jp-RenderedMarkdown). Everything else on a page is left alone.
+// inside .jp-RenderedMarkdown). Everything else on a page is left alone. MathJax itself is
+// served by the site (javascripts/mathjax/, copied in by docs/hooks.py): no network needed.
 window.MathJax = {
   tex: {
     inlineMath: [["\\(", "\\)"], ["$", "$"]],
@@ -9,7 +10,10 @@ window.MathJax = {
     processEnvironments: true
   },
   options: {
-    ignoreHtmlClass: ".*|",
+    // Ignore every element with a class (Material's whole page) except these two; an element
+    // without a class (the <p> and <li> of a notebook's Markdown) inherits its parent's choice.
+    // (".*|" would also match the empty class and so skip the text inside those <p>.)
+    ignoreHtmlClass: ".+",
     processHtmlClass: "arithmatex|jp-RenderedMarkdown"
   }
 };

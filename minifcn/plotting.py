@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from . import arith, backend
 
 
@@ -190,50 +192,6 @@ def animate_kernel_positions(path: Any, kind: str, i: int, k: int, s: int = 1, p
     import os
     os.replace(tmp, path)
     return frames
-
-
-def measured_receptive_field(model: Any, input_shape: tuple, seed: int = 0) -> tuple[int, int]:
-    """Height and width of the input region that can change the centre output pixel.
-
-    Measured, not derived: run the model (eval mode) on a random (C, H, W) input, backpropagate
-    from the centre pixel of the first output channel, and take the bounding box of the
-    nonzero input gradient. (A unit that ReLU switched off for this input can hide a few
-    pixels at the edge; the box is then a lower bound.)
-    """
-    c, h, w = input_shape
-    x = mf.tensor(np.random.default_rng(seed).standard_normal((1, c, h, w)), requires_grad=True,
-                  device=next(model.parameters()).device if any(True for _ in model.parameters()) else "cpu",
-                  dtype="float32")
-    was_training = model.training
-    model.eval()
-    try:
-        y = model(x)
-        grad = y.xp.zeros(y.shape, dtype=y.dtype)
-        grad[0, 0, y.shape[2] // 2, y.shape[3] // 2] = 1
-        y.backward(grad)
-    finally:
-        model.train(was_training)
-    hit = np.abs(mf.backend.to_numpy(x.grad))[0].sum(axis=0) > 0
-    rows, cols = np.nonzero(hit.any(axis=1))[0], np.nonzero(hit.any(axis=0))[0]
-    if rows.size == 0:
-        return 0, 0
-    return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
-
-
-def lesson_setup(lesson: str) -> tuple[str, Any]:
-    """(device, figure folder) for a lesson script.
-
-    The device is ``$MINIFCN_DEVICE`` (default "cpu"; "cuda" when asked for); figures go to
-    ``$MINIFCN_FIGURES/<lesson>`` (default ``lessons/figures/<lesson>``), created and printed.
-    """
-    import os
-    from pathlib import Path
-    device = os.environ.get("MINIFCN_DEVICE", "cpu")
-    mf.backend.check_device(device)
-    folder = Path(os.environ.get("MINIFCN_FIGURES", "lessons/figures")) / lesson
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"lesson {lesson}: device {device}; figures are saved under {folder}")
-    return device, folder
 
 
 def image_grid(path: Any, rows: list, title: str | None = None, size: float = 2.2) -> None:

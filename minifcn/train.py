@@ -62,7 +62,6 @@ class TrainConfig:
     device: str = "cpu"
     seed: int = 0
     out: str = "runs/unet"
-    exercises: str | None = None     # a workbook: the model runs on the student's im2col, col2im, pooling
 
     def check(self) -> "TrainConfig":
         if self.model not in MODELS:
@@ -200,9 +199,6 @@ def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: b
     ``on_batch(epoch, batch)`` is called before each batch (tests use it to inject a crash).
     """
     cfg.check()
-    if cfg.exercises:   # the student's pieces in place of the library's (refuses failing ones)
-        from .exercises.swap import train_with_student_ops
-        return train_with_student_ops(cfg, resume=resume, progress=progress, log=log, on_batch=on_batch)
     train_set, val_set, channels, classes = build_data(cfg)
     model = build_model(cfg, channels, classes).to(cfg.device)
     out = Path(cfg.out)

@@ -283,15 +283,14 @@ def test_student_ops_give_the_library_results_and_restore(tmp_path, device):
 
 
 def test_train_with_exercises_trains_and_refuses_failing_pieces(tmp_path):
-    from minifcn.exercises.swap import StudentPiecesFail
-    from minifcn.train import TrainConfig, train
+    from minifcn.exercises.swap import StudentPiecesFail, train_with_student_ops
+    from minifcn.train import TrainConfig
     init_workbook(tmp_path / "stub")
     cfg = TrainConfig(samples=24, image_size=16, epochs=3, batch_size=4, base_channels=4, depth=2,
-                      out=str(tmp_path / "run"), exercises=str(tmp_path / "stub"))
+                      out=str(tmp_path / "run"))
     with pytest.raises(StudentPiecesFail, match="im2col .NOT STARTED.*max_unpool2d"):
-        train(cfg, progress=False, log=lambda s: None)
+        train_with_student_ops(cfg, tmp_path / "stub", progress=False, log=lambda s: None)
     assert not (tmp_path / "run").exists()
     init_workbook(tmp_path / "sol", solutions=True)
-    cfg.exercises = str(tmp_path / "sol")
-    history = train(cfg, progress=False, log=lambda s: None)
+    history = train_with_student_ops(cfg, tmp_path / "sol", progress=False, log=lambda s: None)
     assert history[-1]["train_loss"] < history[0]["train_loss"]

@@ -12,18 +12,19 @@ def add_parser(sub: Any) -> None:
     ex = sub.add_parser("exercises", help="a workbook of exercises (write im2col, pooling, losses, ...) and its grader",
                         description="Write the core pieces of minifcn yourself; the grader shows the smallest "
                                     "input on which your code is wrong.")
-    verbs = ex.add_subparsers(dest="verb", metavar="VERB", parser_class=type(ex))
+    verbs = ex.add_subparsers(dest="verb", metavar="VERB", parser_class=type(ex),
+                             help="init, list or check; minifcn exercises VERB --help lists its options")
     init = verbs.add_parser("init", help="write one file per exercise into DIR (never overwrites a file)")
     init.add_argument("dir", help="workbook folder (created if missing)")
     init.add_argument("--solutions", action="store_true",
-                      help="write the reference solutions instead of the stubs (for instructors)")
+                      help="write the reference solutions instead of the stubs, for instructors (default: stubs)")
     ls = verbs.add_parser("list", help="the exercises in lesson order (with DIR: the state of each file)")
     ls.add_argument("dir", nargs="?", default=None, help="a workbook folder (optional)")
     ck = verbs.add_parser("check", help="grade the workbook: PASS / FAIL / NOT STARTED / ERROR and a score; "
                                         "exit code 0 only if every exercise asked for passes")
     ck.add_argument("dir", help="workbook folder")
     ck.add_argument("names", nargs="*", metavar="NAME", help="exercises to grade (default: all)")
-    ck.add_argument("--json", action="store_true", help="print machine-readable results (JSON) instead of text")
+    ck.add_argument("--json", action="store_true", help="print machine-readable results (JSON) instead of text (default: text)")
     ck.add_argument("--jobs", type=int, default=None, help="exercises graded at once (default: min(2, CPUs))")
     ck.add_argument("--examples", type=int, default=None,
                     help="hypothesis examples per exercise (default: each exercise's own, 60 to 100)")

@@ -258,16 +258,14 @@ def student_ops(model: nn.Module, workbook: str | Path, check: bool = True,
             module.F = original
 
 
-def train_with_student_ops(cfg: Any, **kwargs: Any) -> list[dict]:
-    """``train(cfg)`` with the model running on the pieces of the workbook ``cfg.exercises``.
+def train_with_student_ops(cfg: Any, workbook: str | Path, **kwargs: Any) -> list[dict]:
+    """``train(cfg, **kwargs)`` with the model running on the pieces of the student's ``workbook``.
 
     Grades the pieces first and raises StudentPiecesFail (naming them) if one does not pass.
     The model that ``train`` builds is swapped as in ``student_ops`` and restored at the end.
     """
-    import dataclasses
-
     from .. import train as training
-    workbook = Path(cfg.exercises)
+    workbook = Path(workbook)
     log = kwargs.get("log", print)
     log(f"grading {', '.join(PIECES)} in {workbook} ...")
     ops = load_pieces(workbook, check=True)
@@ -282,6 +280,6 @@ def train_with_student_ops(cfg: Any, **kwargs: Any) -> list[dict]:
             return model
         training.build_model = build_model
         try:
-            return training.train(dataclasses.replace(cfg, exercises=None), **kwargs)
+            return training.train(cfg, **kwargs)
         finally:
             training.build_model = original_build

@@ -21,7 +21,8 @@ array where it matters for catching bugs:
 * ``use_names("13")`` serves CuPy 13's names instead (``cupy_names_13.txt``): code that
   must run on CuPy 13 is tested against what CuPy 13 has.
 * It counts: ``counts["calls"]`` (every call into the array library: functions, ufuncs,
-  array methods, operators, indexing; one ``ElementwiseKernel`` call is one call),
+  array methods, operators, indexing; one ``ElementwiseKernel`` call is one call; those
+  that only make a view, ``VIEW_CALLS``, are counted again in ``counts["views"]``),
   ``counts["syncs"]`` (device -> host: ``.get()``, ``.item()``, ``float(x)``, ``bool(x)``,
   printing) and ``counts["uploads"]`` (host -> device copies); ``by_name`` splits the calls.
 * ``cupy.ElementwiseKernel`` is modelled by interpreting its operation (a small subset of
@@ -77,10 +78,19 @@ _counting = [True]
 SYNC_METHODS = frozenset({"item", "tolist", "get", "tobytes"})
 
 
+# calls that make a view (no kernel launch in CuPy) are also counted as counts["views"]
+VIEW_CALLS = frozenset(f"cupy.{n}" for n in """ndarray.reshape ndarray.transpose ndarray.view
+    ndarray.swapaxes ndarray.squeeze broadcast_to expand_dims squeeze moveaxis swapaxes transpose
+    reshape lib.stride_tricks.as_strided lib.stride_tricks.sliding_window_view
+    ndarray.__getitem__:view""".split())
+
+
 def _count(qualname: str) -> None:
     if _counting[0]:
         counts["calls"] += 1
         by_name[qualname] += 1
+        if qualname in VIEW_CALLS:
+            counts["views"] += 1
 
 
 def _sync(what: str) -> None:
@@ -351,7 +361,8 @@ class ndarray:
 
     # indexing, iteration, conversion to Python scalars (allowed by CuPy: it synchronises)
     def __getitem__(self, key):
-        _count("cupy.ndarray.__getitem__")
+        fancy = any(isinstance(k, (ndarray, list)) for k in (key if isinstance(key, tuple) else (key,)))
+        _count("cupy.ndarray.__getitem__" + ("" if fancy else ":view"))
         return _wrap(self._a[_unwrap(key)])
 
     def __setitem__(self, key, value):

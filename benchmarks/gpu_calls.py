@@ -1,7 +1,8 @@
 """Count device calls and host syncs of a U-Net training step and a validation batch.
 
     PYTHONPATH=. python benchmarks/gpu_calls.py [--batch 4] [--size 64] [--base 16] [--depth 4]
-                                                [--optimizer adam|adamw|sgd] [--top 15]
+                                                [--optimizer adam|adamw|sgd] [--loss ce+dice]
+                                                [--top 15]
 
 Runs on the strict CuPy stand-in (``tests/strict_cupy.py``), so no GPU is needed: every call
 into the array library (a function, a ufunc, an array method, an operator, an index, one
@@ -37,7 +38,7 @@ def _now(c) -> tuple[int, int, int, int]:
 
 
 def measure(batch: int = 4, size: int = 64, base: int = 16, depth: int = 4, optimizer: str = "adam",
-            top: int = 0) -> dict:
+            top: int = 0, loss_kind: str = "ce+dice") -> dict:
     """{phase: (device calls, of which not views, host syncs, uploads)} for the phases of one step (the third
     step, after two warm-up steps), and the largest call counts by name when ``top``."""
     backend.use_cupy(strict_cupy.module, ndimage=strict_cupy.ndimage)
@@ -57,7 +58,7 @@ def measure(batch: int = 4, size: int = 64, base: int = 16, depth: int = 4, opti
                 train_module, "batch_to_device") else (mf.tensor(images, device="cuda"),
                                                       backend.to_device(masks, "cuda"))
             with train_module.deferred_checks() if hasattr(train_module, "deferred_checks") else _null():
-                loss = train_module.segmentation_loss("ce", model(x), y)
+                loss = train_module.segmentation_loss(loss_kind, model(x), y)
                 value = float(loss.item())
                 counts["forward + loss (+ loss.item)"] = _now(c)
                 strict_cupy.reset_counts()
@@ -74,10 +75,10 @@ def measure(batch: int = 4, size: int = 64, base: int = 16, depth: int = 4, opti
     # one validation batch, as train.evaluate does it
     loader = [(images, masks)] * 3
     with strict_cupy.counting() as c:
-        train_module.evaluate(model, loader[:1], 2, "cuda", "ce")
+        train_module.evaluate(model, loader[:1], 2, "cuda", loss_kind)
         one = _now(c)
     with strict_cupy.counting() as c:
-        train_module.evaluate(model, loader, 2, "cuda", "ce")
+        train_module.evaluate(model, loader, 2, "cuda", loss_kind)
         three = _now(c)
     phases["validation, 1 batch"] = one
     phases["validation, each further batch"] = tuple((t - o) // 2 for t, o in zip(three, one))
@@ -103,11 +104,13 @@ def main() -> None:
     ap.add_argument("--base", type=int, default=16, help="U-Net base channels (default 16)")
     ap.add_argument("--depth", type=int, default=4, help="U-Net depth (default 4)")
     ap.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd"], help="default adam")
+    ap.add_argument("--loss", default="ce+dice", choices=["ce", "dice", "ce+dice"],
+                    help="segmentation loss (default ce+dice, as minifcn train)")
     ap.add_argument("--top", type=int, default=0, help="also list the N most frequent calls (default 0)")
     args = ap.parse_args()
-    phases = measure(args.batch, args.size, args.base, args.depth, args.optimizer, args.top)
+    phases = measure(args.batch, args.size, args.base, args.depth, args.optimizer, args.top, args.loss)
     print(f"U-Net base {args.base}, depth {args.depth} ({phases['_params']} parameter tensors), batch "
-          f"{args.batch}x3x{args.size}x{args.size}, {args.optimizer}, strict CuPy stand-in")
+          f"{args.batch}x3x{args.size}x{args.size}, {args.optimizer}, loss {args.loss}, strict CuPy stand-in")
     print(f"{'phase':34s} {'device calls':>12s} {'not views':>10s} {'host syncs':>10s} {'uploads':>8s}")
     for name, value in phases.items():
         if not name.startswith("_"):

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from .. import gpu
 from ..autograd import Function, Tensor, as_tensor
 from .activation import log_softmax, sigmoid, softmax
 
@@ -79,6 +80,8 @@ def _check_ignore_index(ignore_index: Any, fn: str) -> None:
 
 def _check_label_range(labels: Any, K: int, ignore_index: int | None, fn: str) -> None:
     """Raise if a label is outside [0, K) and is not ``ignore_index`` (one host sync)."""
+    if gpu.skip_device_check(labels):  # checked on the host before the transfer (minifcn.gpu)
+        return
     bad = (labels < 0) | (labels >= K)
     if ignore_index is not None:
         bad &= labels != ignore_index
@@ -393,10 +396,11 @@ def one_hot(labels: Any, num_classes: int, axis: int = -1, dtype: Any = np.int64
         raise TypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
     if not (isinstance(num_classes, (int, np.integer)) and num_classes >= 1):
         raise ValueError(f"one_hot: num_classes={num_classes!r} must be a positive integer")
-    bad = (labels < 0) | (labels >= num_classes)
-    if bool(bad.any()):
-        raise ValueError(f"one_hot: labels hold {int(labels[bad][0])}, outside [0, {num_classes}) "
-                         f"for num_classes={num_classes}")
+    if not gpu.skip_device_check(labels):  # (skipped for device labels checked on the host)
+        bad = (labels < 0) | (labels >= num_classes)
+        if bool(bad.any()):
+            raise ValueError(f"one_hot: labels hold {int(labels[bad][0])}, outside [0, {num_classes}) "
+                             f"for num_classes={num_classes}")
     xp = backend.array_module(labels)
     ndim = labels.ndim + 1
     if not -ndim <= axis < ndim:

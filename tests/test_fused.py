@@ -1,0 +1,87 @@
+"""Fused optimiser kernels (minifcn.kernels) against the readable updates they replace.
+
+On "cuda" (the strict stand-in interprets each kernel's own C source; real CuPy compiles it)
+the fused step must equal the readable step run on the same device and on the CPU, and make
+one device call per parameter tensor.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import minifcn as mf
+from conftest import REAL_GPU
+from minifcn import kernels, optim
+
+CONFIGS = {
+    "sgd": lambda ps: optim.SGD(ps, lr=0.1),
+    "sgd-wd": lambda ps: optim.SGD(ps, lr=0.1, weight_decay=0.01),
+    "sgd-momentum-dampening": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.05),
+    "sgd-nesterov": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.8, nesterov=True),
+    "adam": lambda ps: optim.Adam(ps, lr=0.01),
+    "adam-l2": lambda ps: optim.Adam(ps, lr=0.01, betas=(0.8, 0.95), weight_decay=0.1),
+    "adamw": lambda ps: optim.AdamW(ps, lr=0.01, weight_decay=0.1),
+}
+
+
+def run(config, device, fused, dtype, shapes, seed, steps=3):
+    rng = np.random.default_rng(seed)
+    params = [mf.tensor(rng.standard_normal(s).astype(dtype), device=device, requires_grad=True) for s in shapes]
+    opt = CONFIGS[config](params)
+    opt.fused = fused
+    grads = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(steps)]
+    for step in range(steps):
+        for p, g in zip(params, grads[step]):
+            p.grad = mf.backend.to_device(g, device)
+        opt.step()
+    state = {k: {n: mf.backend.to_numpy(v) for n, v in s.items() if n != "step"} for k, s in opt.state.items()}
+    return [p.numpy() for p in params], state
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+@settings(max_examples=4)
+@given(shapes=st.lists(st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple), min_size=1, max_size=3),
+       seed=st.integers(0, 2**16))
+def test_fused_update_equals_readable_update(config, shapes, seed):
+    reference, ref_state = run(config, "cpu", True, np.float64, shapes, seed)  # CPU: readable lines
+    for fused in (False, True):
+        got, state = run(config, "cuda", fused, np.float64, shapes, seed)
+        for a, b in zip(got, reference):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+        for k in ref_state:
+            for n in ref_state[k]:
+                np.testing.assert_allclose(state[k][n], ref_state[k][n], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("config", ["sgd-momentum-dampening", "adamw"])
+def test_fused_update_keeps_float32(config):
+    got, state = run(config, "cuda", True, np.float32, [(3, 4)], 0)
+    ref, _ = run(config, "cpu", True, np.float32, [(3, 4)], 0)
+    assert got[0].dtype == np.float32 and all(v.dtype == np.float32 for v in state[0].values())
+    np.testing.assert_allclose(got[0], ref[0], rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.skipif(REAL_GPU, reason="counts calls with the strict stand-in")
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_fused_step_is_one_call_per_parameter(config):
+    import strict_cupy
+    params = [mf.tensor(np.ones(s, np.float32), device="cuda", requires_grad=True) for s in [(2, 3), (4,), (1, 1, 2)]]
+    opt = CONFIGS[config](params)
+    for step in range(2):
+        for p in params:
+            p.grad = p.data * 0.5
+        with strict_cupy.counting() as c:
+            opt.step()
+        kernel_calls = sum(n for name, n in strict_cupy.by_name.items() if name.startswith("cupy.ElementwiseKernel"))
+        buffers = strict_cupy.by_name["cupy.zeros_like"] + strict_cupy.by_name["cupy.ndarray.empty_like"] \
+            + strict_cupy.by_name["cupy.empty_like"]
+        assert kernel_calls == 3 and c["syncs"] == 0
+        assert c["calls"] == 3 + buffers  # nothing else: the buffers are made once, on the first step
+        momentum = config in ("sgd-momentum-dampening", "sgd-nesterov")
+        assert buffers == (0 if step else 2 * 3 if config.startswith("adam") else 3 if momentum else 0)
+
+def test_fused_kernels_are_off_for_numpy_and_when_asked(monkeypatch):
+    assert not kernels.enabled(np)
+    assert kernels.enabled(mf.backend.get_cupy())
+    monkeypatch.setenv("MINIFCN_FUSED", "0")
+    assert not kernels.enabled(mf.backend.get_cupy())

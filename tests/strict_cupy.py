@@ -24,7 +24,8 @@ array where it matters for catching bugs:
   array methods, operators, indexing; one ``ElementwiseKernel`` call is one call; those
   that only make a view, ``VIEW_CALLS``, are counted again in ``counts["views"]``),
   ``counts["syncs"]`` (device -> host: ``.get()``, ``.item()``, ``float(x)``, ``bool(x)``,
-  printing) and ``counts["uploads"]`` (host -> device copies); ``by_name`` splits the calls.
+  printing), ``counts["uploads"]`` (host -> device copies) and ``counts["float64"]``
+  (results of dtype float64); ``by_name`` splits the calls.
 * ``cupy.ElementwiseKernel`` is modelled by interpreting its operation (a small subset of
   C: assignments, arithmetic, sqrt/exp/log/fabs/fmax/fmin) with NumPy, so a fused kernel's
   own source is what the tests run.
@@ -222,6 +223,8 @@ def _unwrap_host(obj):
 def _wrap(obj):
     """NumPy results -> stand-in arrays (NumPy scalars become 0-d arrays, as in CuPy)."""
     if isinstance(obj, np.ndarray):
+        if obj.dtype == np.float64 and _counting[0]:
+            counts["float64"] += 1   # float64 results (a float32 model should make none)
         return ndarray._of(obj)
     if isinstance(obj, np.generic):
         return ndarray._of(np.asarray(obj))
@@ -726,7 +729,17 @@ def _seeded(qualname, make):
     return lambda seed=None: _Namespace(qualname, make(_unwrap(seed)))
 
 
+def _random_sample(size=None, dtype=float):
+    """CuPy's random_sample/random: uniform [0, 1) in float32 or float64, drawn on the device."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"cupy.random.random_sample: dtype must be float32 or float64, got {dtype}")
+    _count("cupy.random.random_sample")
+    return _wrap(np.random.random_sample(size).astype(dtype))
+
+
 random = _Namespace("cupy.random", np.random, {
+    "random_sample": _random_sample, "random": _random_sample,
     "default_rng": _seeded("cupy.random.Generator", np.random.default_rng),
     "RandomState": _seeded("cupy.random.RandomState", np.random.RandomState)})
 

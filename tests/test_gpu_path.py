@@ -109,3 +109,30 @@ def test_tf32_is_off_by_default_and_can_be_switched(monkeypatch):
     finally:
         gpu.set_tf32(False)
     assert not gpu.tf32_enabled()
+
+
+@needs_stand_in
+@pytest.mark.parametrize("op", ["leaky_relu", "dropout", "max", "min", "bilinear", "avg_pool", "adaptive",
+                                "unet_step"])
+def test_no_float64_on_the_device_path_of_a_float32_model(op):
+    import strict_cupy
+    from minifcn import optim
+    from minifcn.models import UNet
+    from minifcn.train import segmentation_loss
+    rng = np.random.default_rng(0)
+    x = mf.tensor(rng.standard_normal((2, 3, 8, 8)).astype(np.float32), device="cuda", requires_grad=True)
+    ops = {"leaky_relu": lambda: F.leaky_relu(x, 0.1), "dropout": lambda: F.dropout(x, 0.3),
+           "max": lambda: x.max(axis=1), "min": lambda: x.min(axis=(2, 3)),
+           "bilinear": lambda: F.interpolate(x, scale_factor=2, mode="bilinear"),
+           "avg_pool": lambda: F.avg_pool2d(x, 2), "adaptive": lambda: F.adaptive_avg_pool2d(x, 3)}
+    if op == "unet_step":
+        model = UNet(3, 2, base_channels=4, depth=2).to("cuda")
+        opt = optim.Adam(model.parameters())
+        y = mf.backend.to_device(rng.integers(0, 2, (2, 8, 8)), "cuda")
+    with strict_cupy.counting() as c:
+        if op == "unet_step":
+            segmentation_loss("ce+dice", model(x), y).backward()
+            opt.step()
+        else:
+            ops[op]().sum().backward()
+    assert c["float64"] == 0 and x.grad.dtype == np.float32

@@ -67,12 +67,13 @@ class ConvGeometry(NamedTuple):
 
 
 # ---- workspace ----------------------------------------------------------------------------
-_scratch: dict = {}   # (array module, dtype) -> flat array reused for columns that are not kept
+_scratch: dict = {}   # (array module, dtype, device) -> flat array reused for columns that are not kept
 
 
 def _workspace(xp: Any, shape: tuple, dtype: Any) -> Any:
     """An uninitialised array of ``shape`` carved from the reusable scratch buffer."""
-    key, n = (xp.__name__, str(dtype)), math.prod(shape)
+    device = xp.cuda.Device().id if hasattr(xp, "cuda") else -1    # one buffer per device
+    key, n = (xp.__name__, str(dtype), device), math.prod(shape)
     if key not in _scratch or _scratch[key].size < n:
         _scratch[key] = None                      # free the old one before allocating
         _scratch[key] = xp.empty(n, dtype=dtype)

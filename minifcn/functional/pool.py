@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import arith, backend
+from .. import gpu
 from ..autograd import Function, Tensor, as_tensor
 from .im2col import col2im, windows
 
@@ -91,8 +92,11 @@ class Separable2d(Function):
 
 
 def matrix_on(a: np.ndarray, like: Any) -> Any:
-    """A host matrix (small, built with NumPy) in ``like``'s dtype, on ``like``'s device."""
-    return backend.to_device(a.astype(like.dtype), backend.device_of(like))
+    """A host matrix (small, built with NumPy) in ``like``'s dtype, on ``like``'s device
+    (copied to a GPU once per matrix, device and dtype, then reused: minifcn.gpu)."""
+    if backend.device_of(like) == "cpu":
+        return a.astype(like.dtype)
+    return gpu.constant_on(("matrix", a.shape, a.tobytes()), lambda: a, like)
 
 
 # ---- max pooling --------------------------------------------------------------------------

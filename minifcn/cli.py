@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     su.add_argument("--classes", type=int, default=2)
     su.add_argument("--base-channels", type=int, default=16)
     su.add_argument("--depth", type=int, default=4)
+    dr = sub.add_parser("doctor", help="check the GPU setup: versions, device, a tiny op, a timed U-Net step")
+    dr.add_argument("--device", default=None, choices=("cpu", "cuda"),
+                    help="cuda: fail (exit 1) unless the GPU works; cpu: check the CPU only "
+                         "(default: the GPU if one is usable, and no failure without one)")
+    dr.add_argument("--no-step", action="store_true", help="skip the timed U-Net step (default: run it)")
     return p
 
 
@@ -217,6 +222,14 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": _train, "predict": _predict, "eval": _eval, "arith": _arith, "summary": _summary}
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from .doctor import doctor
+    return doctor(args.device, step=not args.no_step)
+
+
+COMMANDS["doctor"] = _doctor
 
 
 def main(argv: list[str] | None = None) -> int:

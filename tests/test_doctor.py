@@ -1,5 +1,4 @@
 """``minifcn doctor``: a clear verdict, and exit 1 only when the GPU was asked for and fails."""
-import functools
 
 
 import pytest
@@ -22,7 +21,8 @@ def no_cupy(monkeypatch):
 
 @pytest.fixture
 def quick_step(monkeypatch):
-    monkeypatch.setattr(doctor_module, "unet_step", functools.partial(doctor_module.unet_step, batch=2, size=16))
+    real = doctor_module.unet_step
+    monkeypatch.setattr(doctor_module, "unet_step", lambda device, steps=1: real(device, steps=1, batch=2, size=16))
 
 
 def run(capsys, *argv):

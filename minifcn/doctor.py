@@ -180,7 +180,7 @@ def doctor(device: str | None = None, out: Callable[[str], None] = print, step: 
             out(f"tiny op (3x3 conv + gradient) on the GPU vs the CPU: largest relative difference {diff:.1e}")
             if not diff < 1e-4:
                 problems.append("mismatch")
-        if step:
+        if step and (target == "cuda" or not wanted):   # no CPU step when the GPU was asked for
             r = unet_step(target, steps=3 if target == "cuda" else 1)
             out(f"U-Net step (base 16, depth 4, batch {r['batch']}x3x{r['size']}x{r['size']}, Adam) on {target}: "
                 f"{r['seconds'] * 1000:.1f} ms, {r['ops']} autograd ops forward, 1 host sync (loss.item); device calls per "

@@ -105,15 +105,16 @@ def device_key(x: Any) -> tuple:
     return ("cuda", int(getattr(x.device, "id", 0)))
 
 
-def constant_on(key: Any, make: Callable[[], np.ndarray], like: Any) -> Any:
-    """The host array ``make()`` in ``like``'s dtype on ``like``'s device, made once per
-    (key, device, dtype) and reused (the array must not be written to)."""
-    full = (key, device_key(like), np.dtype(like.dtype).str)
+def constant_on(key: Any, make: Callable[[], np.ndarray], like: Any, dtype: Any = None) -> Any:
+    """The host array ``make()`` in ``dtype`` (default ``like``'s) on ``like``'s device, made
+    once per (key, device, dtype) and reused (the array must not be written to)."""
+    dtype = np.dtype(like.dtype if dtype is None else dtype)
+    full = (key, device_key(like), dtype.str)
     value = _constants.get(full)
     if value is None:
         if len(_constants) >= MAX_CONSTANTS:
             _constants.clear()
-        value = backend.to_device(np.asarray(make()).astype(like.dtype), backend.device_of(like))
+        value = backend.to_device(np.asarray(make()).astype(dtype), backend.device_of(like))
         _constants[full] = value
     return value
 

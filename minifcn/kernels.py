@@ -83,3 +83,73 @@ def sgd_update(p: Any, g: Any, b: Any, lr: float, momentum: float, dampening: fl
     else:
         k = kernel(xp, name, "T g, T lr, T wd", "T p", op)
         k(g, lr, weight_decay, p)
+
+
+# ---- 2x2 / stride-2 max pooling (U-Net's, SegNet's) -----------------------------------------------
+# The readable MaxPool2d loops over the 4 taps with 5 array operations each; here each output
+# looks at its 4 taps (four strided views of x, no copies) in one kernel. Same rules: taps in
+# order (0,0), (0,1), (1,0), (1,1), a later tap wins only if strictly larger or NaN.
+MAXPOOL2_OP = """
+y = a;
+idx = corner;
+bool wb = (b > y) || isnan(b);
+idx = wb ? corner + 1 : idx;
+y = wb ? b : y;
+bool wc = (c > y) || isnan(c);
+idx = wc ? corner + W : idx;
+y = wc ? c : y;
+bool wd = (d > y) || isnan(d);
+idx = wd ? corner + W + 1 : idx;
+y = wd ? d : y
+"""
+MAXPOOL2_BACKWARD_OP = """
+ga = (idx == corner) ? g : 0;
+gb = (idx == corner + 1) ? g : 0;
+gc = (idx == corner + W) ? g : 0;
+gd = (idx == corner + W + 1) ? g : 0
+"""
+
+
+def maxpool2x2_applies(x: Any, k: tuple, s: tuple, p: tuple, d: tuple) -> bool:
+    """True when the fused kernel can replace the readable loop: 2x2 windows, stride 2, no
+    padding or dilation, device arrays."""
+    return (k, s, p, d) == ((2, 2), (2, 2), (0, 0), (1, 1)) and enabled(backend.array_module(x))
+
+
+def _corner(x: Any, out: tuple, W: int) -> Any:
+    """(OH, OW) flat index 2·oh·W + 2·ow of each window's top-left tap, cached per device."""
+    import numpy as np
+
+    from . import gpu
+    OH, OW = out
+    return gpu.constant_on(("maxpool2x2_corner", OH, OW, W),
+                           lambda: 2 * np.arange(OH)[:, None] * W + 2 * np.arange(OW)[None, :], x, dtype=np.int64)
+
+
+def _taps(x: Any, out: tuple) -> tuple:
+    OH, OW = out
+    v = x[:, :, : 2 * OH, : 2 * OW]
+    return v[:, :, 0::2, 0::2], v[:, :, 0::2, 1::2], v[:, :, 1::2, 0::2], v[:, :, 1::2, 1::2]
+
+
+def maxpool2x2_forward(x: Any, out: tuple) -> tuple[Any, Any, Any]:
+    """(y, winner flat index, corner) of a 2x2/2 max pool, as ``MaxPool2d.forward`` computes them."""
+    import numpy as np
+    xp = backend.array_module(x)
+    N, C, H, W = x.shape
+    corner = _corner(x, out, W)
+    y, idx = xp.empty((N, C) + tuple(out), dtype=x.dtype), xp.empty((N, C) + tuple(out), dtype=np.int64)
+    k = kernel(xp, "minifcn_maxpool2x2", "T a, T b, T c, T d, int64 corner, int64 W", "T y, int64 idx",
+               MAXPOOL2_OP)
+    k(*_taps(x, out), corner, W, y, idx)
+    return y, idx, corner
+
+
+def maxpool2x2_backward(g: Any, idx: Any, corner: Any, shape: tuple) -> Any:
+    """dL/dx of a 2x2/2 max pool: each window's g to its winner, zeros elsewhere."""
+    xp = backend.array_module(g)
+    gx = xp.zeros(shape, dtype=g.dtype)   # rows/columns a floor-mode pool leaves out stay 0
+    k = kernel(xp, "minifcn_maxpool2x2_backward", "T g, int64 idx, int64 corner, int64 W",
+               "T ga, T gb, T gc, T gd", MAXPOOL2_BACKWARD_OP)
+    k(g, idx, corner, shape[3], *_taps(gx, g.shape[2:]))
+    return gx

@@ -515,7 +515,7 @@ class ufunc:
 
 # ------------------------------------------------------------------- ElementwiseKernel
 
-_C_FUNCTIONS = {"sqrt": "sqrt", "exp": "exp", "log": "log", "fabs": "abs", "abs": "abs",
+_C_FUNCTIONS = {"sqrt": "sqrt", "exp": "exp", "log": "log", "fabs": "abs", "abs": "abs", "isnan": "isnan",
                 "fmax": "maximum", "fmin": "minimum", "max": "maximum", "min": "minimum",
                 "tanh": "tanh", "pow": "power"}
 _C_TYPES = {"float": np.float32, "double": np.float64, "int": np.int32, "bool": np.bool_,
@@ -525,10 +525,12 @@ _C_TYPES = {"float": np.float32, "double": np.float64, "int": np.int32, "bool": 
 class ElementwiseKernel:
     """``cupy.ElementwiseKernel`` modelled by interpreting its operation with NumPy.
 
-    Supported: parameters ``"T a, float32 b, raw T c"``-style lists without ``raw``;
+    Supported: parameters ``"T a, float32 b, int64 c"``-style lists without ``raw``;
     statements ``[type ]name = expr;`` and ``name op= expr;`` whose expressions use
-    + - * / parentheses, numbers, the parameters, earlier locals and the functions in
-    ``_C_FUNCTIONS``. Anything else is refused as "not modelled", so a kernel the
+    + - * / == < > <= >= != || && parentheses, numbers, the parameters, earlier locals and the
+    functions in ``_C_FUNCTIONS``, and at most one top-level ``cond ? a : b`` per statement
+    (``||``/``&&`` become NumPy's ``|``/``&``, which bind tighter than comparisons: the
+    kernels put comparisons in parentheses, as C style guides ask anyway). Anything else is refused as "not modelled", so a kernel the
     stand-in cannot read does not pass unseen. Arrays bound to one type letter must share
     a dtype (CuPy raises otherwise); scalars take that dtype; results are written into
     the output arrays in place, broadcasting like CuPy.
@@ -562,7 +564,7 @@ class ElementwiseKernel:
         for stmt in filter(None, (s.strip() for s in operation.split(";"))):
             m = re.fullmatch(rf"(?:(?:const\s+)?({types_})\s+)?([A-Za-z_]\w*)\s*([-+*/]?=)\s*(.+)",
                              stmt, re.S)
-            if not m or "?" in stmt or "[" in stmt:
+            if not m or "[" in stmt or stmt.count("?") > 1:
                 raise NotImplementedError(f"strict stand-in: statement {stmt!r} of kernel "
                                           f"{self.name} is not modelled")
             expr = m.group(4)
@@ -575,6 +577,14 @@ class ElementwiseKernel:
                                               "is not modelled (or not defined)")
             expr = re.sub(r"\b(" + "|".join(_C_FUNCTIONS) + r")\s*\(",
                           lambda k: f"_xp.{_C_FUNCTIONS[k.group(1)]}(", expr)
+            expr = expr.replace("||", "|").replace("&&", "&")
+            if "?" in expr:
+                cond, _, rest = expr.partition("?")
+                a, colon, b = rest.partition(":")
+                if not colon or ":" in b:
+                    raise NotImplementedError(f"strict stand-in: statement {stmt!r} of kernel "
+                                              f"{self.name} is not modelled")
+                expr = f"_xp.where(({cond}), ({a}), ({b}))"
             statements.append((m.group(1), m.group(2), m.group(3), expr))
         return statements
 

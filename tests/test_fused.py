@@ -85,3 +85,42 @@ def test_fused_kernels_are_off_for_numpy_and_when_asked(monkeypatch):
     assert kernels.enabled(mf.backend.get_cupy())
     monkeypatch.setenv("MINIFCN_FUSED", "0")
     assert not kernels.enabled(mf.backend.get_cupy())
+
+
+def _pool(device, a, g, fused, monkeypatch):
+    from minifcn import functional as F
+    monkeypatch.setenv("MINIFCN_FUSED", "1" if fused else "0")
+    x = mf.tensor(a, device=device, requires_grad=True)
+    y, idx = F.max_pool2d(x, 2, return_indices=True)
+    y.backward(mf.backend.to_device(g, device))
+    return y.numpy(), idx.numpy(), x.grad.get() if device == "cuda" else x.grad
+
+
+@settings(max_examples=15)
+@given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(2, 7), w=st.integers(2, 7),
+       seed=st.integers(0, 2**16), specials=st.booleans())
+def test_fused_max_pool_2x2_equals_the_readable_loop(monkeypatch, n, c, h, w, seed, specials):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-2, 3, (n, c, h, w)).astype(np.float32)   # small integers: many ties
+    if specials:
+        a.flat[rng.integers(0, a.size, 3)] = [np.nan, -np.inf, np.inf]
+    g = rng.standard_normal((n, c, h // 2, w // 2)).astype(np.float32)
+    reference = _pool("cpu", a, g, False, monkeypatch)
+    for fused in (False, True):
+        got = _pool("cuda", a, g, fused, monkeypatch)
+        for r, x in zip(reference, got):
+            np.testing.assert_array_equal(x, r)
+
+
+@pytest.mark.skipif(REAL_GPU, reason="counts calls with the strict stand-in")
+def test_fused_max_pool_is_one_kernel_each_way():
+    import strict_cupy
+    from minifcn import functional as F
+    x = mf.tensor(np.ones((2, 3, 8, 8), np.float32), device="cuda", requires_grad=True)
+    F.max_pool2d(x, 2)  # first call: the corner constant is uploaded once
+    with strict_cupy.counting() as c:
+        F.max_pool2d(x, 2).sum().backward()
+    kernels_run = [n for n in strict_cupy.by_name if n.startswith("cupy.ElementwiseKernel:minifcn_maxpool")]
+    assert sorted(kernels_run) == ["cupy.ElementwiseKernel:minifcn_maxpool2x2",
+                                   "cupy.ElementwiseKernel:minifcn_maxpool2x2_backward"]
+    assert c["uploads"] == 0 and c["syncs"] == 0 and c["calls"] - c["views"] <= 12

@@ -619,6 +619,20 @@ def test_elementwise_kernel_checks_its_arguments(args, error):
 
 def test_elementwise_kernel_refuses_what_it_cannot_read():
     with pytest.raises(NotImplementedError, match="not modelled"):
-        cp.ElementwiseKernel("T x", "T y", "y = x > 0 ? x : 0", "k")
+        cp.ElementwiseKernel("T x", "T y", "y = (x > 0) ? ((x > 1) ? x : 1) : 0", "k")
+    with pytest.raises(NotImplementedError, match="not modelled"):
+        cp.ElementwiseKernel("raw T x", "T y", "y = x[0]", "k")
     with pytest.raises(NotImplementedError, match="not modelled"):
         cp.ElementwiseKernel("T x", "T y", "y = undefined_thing(x)", "k")
+
+
+def test_elementwise_kernel_ternary_and_logic_follow_c():
+    a = np.array([1.0, np.nan, -2.0, 3.0, -np.inf], np.float32)
+    b = np.array([0.5, 1.0, np.nan, 3.0, -1.0], np.float32)
+    k = cp.ElementwiseKernel("T a, T b, int64 base", "T y, int64 i",
+                             "bool w = (b > a) || isnan(b); y = w ? b : a; i = w ? base + 1 : base", "k")
+    y, i = cp.empty(5, np.float32), cp.empty(5, np.int64)
+    k(dev(a), dev(b), 10, y, i)
+    wins = [bb > aa or np.isnan(bb) for aa, bb in zip(a, b)]  # C semantics, element by element
+    np.testing.assert_array_equal(y.get(), [bb if w else aa for aa, bb, w in zip(a, b, wins)])
+    np.testing.assert_array_equal(i.get(), [11 if w else 10 for w in wins])

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import arith, backend
-from .. import gpu
+from .. import gpu, kernels
 from ..autograd import Function, Tensor, as_tensor
 from .im2col import col2im, windows
 
@@ -114,6 +114,10 @@ class MaxPool2d(Function):
         xp = backend.array_module(x)
         (KH, KW), (SH, SW), (PH, PW), (DH, DW), (OH, OW) = self.k, self.s, self.p, self.d, self.out
         N, C, H, W = self.shape = x.shape
+        if kernels.maxpool2x2_applies(x, self.k, self.s, self.p, self.d):   # GPU: one fused kernel
+            y, self.index, self.corner = kernels.maxpool2x2_forward(x, self.out)
+            self.fused = True
+            return y, self.index
         self.pads = window_pads((H, W), self.k, self.s, self.p, self.d, self.out)
         xpad = x if self.pads == ((0, 0), (0, 0)) else xp.pad(x, ((0, 0), (0, 0)) + self.pads,
                                                                constant_values=-np.inf)
@@ -136,6 +140,8 @@ class MaxPool2d(Function):
         return best, index
 
     def backward(self, g):
+        if getattr(self, "fused", False):                                    # GPU: one fused kernel
+            return kernels.maxpool2x2_backward(g, self.index, self.corner, self.shape)
         xp = backend.array_module(g)
         (KH, KW), (DH, DW), W = self.k, self.d, self.shape[3]
         tap = self.corner + (xp.arange(KH)[:, None] * DH * W + xp.arange(KW) * DW)[:, :, None, None, None]

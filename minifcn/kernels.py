@@ -153,3 +153,53 @@ def maxpool2x2_backward(g: Any, idx: Any, corner: Any, shape: tuple) -> Any:
                "T ga, T gb, T gc, T gd", MAXPOOL2_BACKWARD_OP)
     k(g, idx, corner, shape[3], *_taps(gx, g.shape[2:]))
     return gx
+
+
+# ---- batch normalisation (training-mode statistics) ---------------------------------------------
+# The readable BatchNorm makes x̂ and y in 4-5 passes over x and dx in 6-7 passes over g; here one
+# kernel each, with the per-channel statistics (C values) computed as before.
+BN_FORWARD_OP = "x_hat = (x - mean) * inv_std; y = x_hat * gamma + beta"
+BN_BACKWARD_OP = "dx = scale * (m * g - s_g - x_hat * s_gx)"
+
+
+def batchnorm_applies(x: Any) -> bool:
+    return enabled(backend.array_module(x))
+
+
+def batchnorm_forward(fn: Any, x: Any, weight: Any, bias: Any) -> Any:
+    """``BatchNorm.forward`` with x̂ and y from one kernel; sets the same attributes on ``fn``."""
+    xp = backend.array_module(x)
+    fn.axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    fn.batch_stats = fn.mean is None
+    if fn.batch_stats:
+        fn.mean, fn.var = x.mean(axis=fn.axes), x.var(axis=fn.axes)
+    mean, var = fn.mean.astype(x.dtype, copy=False), fn.var.astype(x.dtype, copy=False)
+    fn.inv_std = (1 / xp.sqrt(var + fn.eps)).reshape(shape)
+    fn.gamma = None if weight is None else weight.reshape(shape)
+    fn.has_bias = bias is not None
+    fn.x_hat, y = xp.empty_like(x), xp.empty_like(x)
+    k = kernel(xp, "minifcn_batchnorm", "T x, T mean, T inv_std, T gamma, T beta", "T x_hat, T y", BN_FORWARD_OP)
+    k(x, mean.reshape(shape), fn.inv_std, 1 if weight is None else fn.gamma, 0 if bias is None else bias.reshape(shape),
+      fn.x_hat, y)
+    return y
+
+
+def batchnorm_backward(fn: Any, g: Any) -> tuple:
+    """``BatchNorm.backward`` with dx from one kernel (batch statistics), same formula:
+    dx = γ/√(σ²+ε) · (g - mean(g) - x̂ · mean(g x̂)), written (γ·inv_std/m)(m g - Σg - x̂ Σ g x̂)."""
+    xp = backend.array_module(g)
+    s_g = g.sum(axis=fn.axes, keepdims=True)
+    s_gx = (g * fn.x_hat).sum(axis=fn.axes, keepdims=True)
+    if fn.batch_stats:
+        m = g.size // g.shape[1]
+        scale = fn.inv_std * (1 / m) if fn.gamma is None else fn.inv_std * fn.gamma * (1 / m)
+        dx = xp.empty_like(g)
+        k = kernel(xp, "minifcn_batchnorm_backward", "T g, T x_hat, T scale, T s_g, T s_gx, T m", "T dx",
+                   BN_BACKWARD_OP)
+        k(g, fn.x_hat, scale, s_g, s_gx, m, dx)
+    else:
+        dx = g * (fn.inv_std if fn.gamma is None else fn.inv_std * fn.gamma)
+    dweight = s_gx.reshape(-1) if fn.gamma is not None else None
+    dbias = s_g.reshape(-1) if fn.has_bias else None
+    return dx, dweight, dbias

@@ -124,3 +124,28 @@ def test_fused_max_pool_is_one_kernel_each_way():
     assert sorted(kernels_run) == ["cupy.ElementwiseKernel:minifcn_maxpool2x2",
                                    "cupy.ElementwiseKernel:minifcn_maxpool2x2_backward"]
     assert c["uploads"] == 0 and c["syncs"] == 0 and c["calls"] - c["views"] <= 12
+
+
+@settings(max_examples=10)
+@given(n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(1, 5), w=st.integers(2, 5), seed=st.integers(0, 2**16),
+       affine=st.booleans(), training=st.booleans())
+def test_fused_batch_norm_equals_the_readable_one(monkeypatch, n, c, h, w, seed, affine, training):
+    from minifcn import functional as F
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, c, h, w)) * 3 + 1
+    g = rng.standard_normal((n, c, h, w))
+    gamma, beta = rng.standard_normal(c) + 1, rng.standard_normal(c)
+    results = {}
+    for device, fused in (("cpu", False), ("cuda", False), ("cuda", True)):
+        monkeypatch.setenv("MINIFCN_FUSED", "1" if fused else "0")
+        x = mf.tensor(a, device=device, requires_grad=True)
+        wt = mf.tensor(gamma, device=device, requires_grad=True) if affine else None
+        bt = mf.tensor(beta, device=device, requires_grad=True) if affine else None
+        rm, rv = (mf.backend.to_device(v, device) for v in (np.zeros(c), np.ones(c)))
+        y = F.batch_norm(x, rm, rv, wt, bt, training=training)
+        y.backward(mf.backend.to_device(g, device))
+        results[device, fused] = [y.numpy(), mf.backend.to_numpy(x.grad), mf.backend.to_numpy(rm), mf.backend.to_numpy(rv)] + (
+            [mf.backend.to_numpy(wt.grad), mf.backend.to_numpy(bt.grad)] if affine else [])
+    for key in (("cuda", False), ("cuda", True)):
+        for got, ref in zip(results[key], results["cpu", False]):
+            np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)

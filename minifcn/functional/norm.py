@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
+from .. import kernels
 from ..autograd import Function, Tensor, as_tensor
 
 
@@ -25,6 +26,8 @@ class BatchNorm(Function):
         self.mean, self.var, self.eps = mean, var, eps  # mean, var None: use the batch's
 
     def forward(self, x, weight, bias):
+        if kernels.batchnorm_applies(x):                       # GPU: x̂ and y in one fused kernel
+            return kernels.batchnorm_forward(self, x, weight, bias)
         xp = backend.array_module(x)
         self.axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # (1, C, 1, 1): broadcasts over N, H, W
@@ -40,6 +43,8 @@ class BatchNorm(Function):
         return y if bias is None else y + bias.reshape(shape)
 
     def backward(self, g):
+        if kernels.batchnorm_applies(g):                       # GPU: dx in one fused kernel
+            return kernels.batchnorm_backward(self, g)
         g_hat = g if self.gamma is None else g * self.gamma
         if self.batch_stats:
             m = g.size // g.shape[1]

@@ -9,8 +9,8 @@
 * **TF32.** On Ampere and newer GPUs, CuPy can run float32 matrix products with TF32
   tensor cores (10-bit mantissa inputs, float32 accumulation): several times faster, about
   1e-3 relative error per product. It is **off by default** (results then match the CPU to
-  float32 rounding); ``set_tf32(True)`` (or ``MINIFCN_TF32=1`` before CuPy is first used)
-  turns it on for speed. It only changes CuPy's matrix products; NumPy is unaffected.
+  float32 rounding); ``set_tf32(True)`` turns it on for speed (CuPy's float32 compute type,
+  ``cupy._core.set_compute_type``). It only changes CuPy's matrix products; NumPy is unaffected.
 * **Caches per device.** ``constant_on(key, make, like)`` keeps a constant matrix (e.g. an
   interpolation matrix) on the device of ``like``, made once per (key, device, dtype),
   instead of copying it from the host on every forward.
@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -62,21 +61,21 @@ def check_labels_on_host(labels: np.ndarray, num_classes: int, name: str = "mask
 
 
 # ---- TF32 -------------------------------------------------------------------------------------
-_tf32 = [os.environ.get("MINIFCN_TF32", "0") == "1"]
+_tf32 = [False]
 
 
 def set_tf32(enabled: bool) -> None:
     """Let CuPy's float32 matrix products use TF32 tensor cores (faster, ~1e-3 relative error).
 
-    Off by default. Takes effect for products computed after the call: it sets CuPy's
-    compute type for float32 (``cupy._core.set_compute_type``) when CuPy is loaded, and
-    ``CUPY_TF32`` for a CuPy imported later.
+    Off by default. Takes effect for the products computed after the call, in this process:
+    it sets CuPy's compute type for float32 (``set_compute_type(float32, COMPUTE_TYPE_TF32)``,
+    or back to ``COMPUTE_TYPE_FP32``), loading CuPy if needed. Without CuPy it only records
+    the wish (nothing on the CPU changes).
     """
     _tf32[0] = bool(enabled)
-    os.environ["CUPY_TF32"] = "1" if enabled else "0"
-    cp = backend._cupy
+    cp = backend._load_cupy()
     if cp is None or not hasattr(cp, "_core"):
-        return  # not loaded yet (or the test stand-in): the environment variable is read at import
+        return  # no CuPy (or the test stand-in): nothing to switch
     try:
         from cupy._core import _routines_linalg as linalg
         linalg.set_compute_type(np.float32, linalg.COMPUTE_TYPE_TF32 if enabled else linalg.COMPUTE_TYPE_FP32)
@@ -85,12 +84,8 @@ def set_tf32(enabled: bool) -> None:
 
 
 def tf32_enabled() -> bool:
-    """Whether TF32 matrix products were asked for (``set_tf32`` / ``MINIFCN_TF32=1``)."""
+    """Whether TF32 matrix products were asked for with ``set_tf32``."""
     return _tf32[0]
-
-
-if _tf32[0]:
-    os.environ.setdefault("CUPY_TF32", "1")
 
 
 # ---- constants cached per device -------------------------------------------------------------

@@ -100,12 +100,14 @@ def test_constants_are_cached_per_device_and_dtype(device):
     assert gpu.device_key(x32) == (("cpu",) if device == "cpu" else ("cuda", 0))
 
 
-def test_tf32_is_off_by_default_and_can_be_switched(monkeypatch):
-    monkeypatch.delenv("CUPY_TF32", raising=False)
+def test_tf32_is_off_by_default_and_can_be_switched():
     assert gpu.tf32_enabled() is False
     try:
         gpu.set_tf32(True)
-        assert gpu.tf32_enabled() and __import__("os").environ["CUPY_TF32"] == "1"
+        assert gpu.tf32_enabled()
+        if REAL_GPU:
+            from cupy._core import _routines_linalg as linalg
+            assert linalg.get_compute_type(np.dtype(np.float32)) == linalg.COMPUTE_TYPE_TF32
     finally:
         gpu.set_tf32(False)
     assert not gpu.tf32_enabled()

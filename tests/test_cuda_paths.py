@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import minifcn as mf
+from conftest import REAL_GPU
 from minifcn.cli import main
 from minifcn.train import TrainConfig, train
 
@@ -27,8 +28,11 @@ def test_train_on_cuda_reproduces_the_cpu_run(tmp_path, model):
         for key in ("train_loss", "val_loss", "val_dice"):
             assert cuda[key] == pytest.approx(cpu[key], rel=1e-3, abs=1e-4), key
     w_cpu, w_cuda = (mf.load(tmp_path / d / "last.npz")["model"] for d in ("cpu", "cuda"))
+    # the stand-in rounds like NumPy; a real GPU sums in another order, and Adam's first steps
+    # (≈ lr·sign(g)) can flip for a near-zero gradient: at most 2·lr per step (3 steps here)
+    atol = 2 * TrainConfig().lr * 3 if REAL_GPU else 1e-4
     for name in w_cpu:
-        np.testing.assert_allclose(w_cuda[name], w_cpu[name], rtol=1e-3, atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(w_cuda[name], w_cpu[name], rtol=1e-3, atol=atol, err_msg=name)
 
 
 def test_resume_on_cuda_after_a_crash_is_exact(tmp_path):

@@ -203,3 +203,30 @@ def batchnorm_backward(fn: Any, g: Any) -> tuple:
     dweight = s_gx.reshape(-1) if fn.gamma is not None else None
     dbias = s_g.reshape(-1) if fn.has_bias else None
     return dx, dweight, dbias
+
+
+# ---- col2im at stride 1 (every 3x3 "same" convolution's input gradient) ------------------------
+# The readable col2im adds the KH·KW kernel offsets into the output one by one (KH·KW passes).
+# At stride 1 and dilation 1 the same sum, in the same order, is one kernel: pad the columns by
+# KH-1 / KW-1 and read tap (i, j) of every output pixel from a shifted view of them.
+def col2im_applies(cols: Any, stride: tuple, dilation: tuple, kernel_hw: tuple, out_size: Any,
+                   computed: tuple) -> bool:
+    return (tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) and kernel_hw[0] * kernel_hw[1] > 1
+            and (out_size is None or tuple(out_size) == tuple(computed)) and enabled(backend.array_module(cols)))
+
+
+def col2im_stride1(cols: Any, shape6: tuple, padded_hw: tuple) -> Any:
+    """(C, N, Hp, Wp): Σ over taps (i, j) of cols[c, i, j, n, y - i, x - j] (zero outside)."""
+    xp = backend.array_module(cols)
+    C, KH, KW, N, OH, OW = shape6
+    Hp, Wp = padded_hw
+    cols = cols.reshape(shape6)
+    padded = xp.pad(cols, ((0, 0),) * 4 + ((KH - 1, KH - 1), (KW - 1, KW - 1)))
+    taps = [padded[:, i, j, :, KH - 1 - i: KH - 1 - i + Hp, KW - 1 - j: KW - 1 - j + Wp]
+            for i in range(KH) for j in range(KW)]
+    names = [f"t{k}" for k in range(len(taps))]
+    out = xp.empty((C, N, Hp, Wp), dtype=cols.dtype)
+    k = kernel(xp, f"minifcn_col2im_{KH}x{KW}", ", ".join(f"T {n}" for n in names), "T out",
+               "out = " + " + ".join(names))
+    k(*taps, out)
+    return out

@@ -149,3 +149,21 @@ def test_fused_batch_norm_equals_the_readable_one(monkeypatch, n, c, h, w, seed,
     for key in (("cuda", False), ("cuda", True)):
         for got, ref in zip(results[key], results["cpu", False]):
             np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=20)
+@given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(1, 6), w=st.integers(1, 6), kh=st.integers(1, 3),
+       kw=st.integers(1, 3), pads=st.tuples(*[st.integers(0, 2)] * 4), seed=st.integers(0, 2**16))
+def test_fused_col2im_equals_the_readable_loop(monkeypatch, n, c, h, w, kh, kw, pads, seed):
+    from minifcn.functional.im2col import col2im, window_count
+    pt, pb, pl, pr = pads
+    oh, ow = window_count(h, kh, 1, (pt, pb), 1), window_count(w, kw, 1, (pl, pr), 1)
+    if oh < 1 or ow < 1:
+        return
+    cols = np.random.default_rng(seed).standard_normal((c * kh * kw, n * oh * ow)).astype(np.float32)
+    args = ((n, c, h, w), (kh, kw), (1, 1), ((pt, pb), (pl, pr)), (1, 1))
+    reference = col2im(cols, *args)                       # NumPy, the readable loop
+    for fused in ("0", "1"):
+        monkeypatch.setenv("MINIFCN_FUSED", fused)
+        got = col2im(mf.backend.to_device(cols, "cuda"), *args)
+        np.testing.assert_array_equal(mf.backend.to_numpy(got), reference)

@@ -230,3 +230,13 @@ def col2im_stride1(cols: Any, shape6: tuple, padded_hw: tuple) -> Any:
                "out = " + " + ".join(names))
     k(*taps, out)
     return out
+
+
+def running_stats_update(running_mean: Any, running_var: Any, mean: Any, var: Any, momentum: float, m: int) -> None:
+    """running ← (1 - momentum)·running + momentum·batch statistic (the variance unbiased by
+    m/(m-1)), both in one kernel, in place; the same arithmetic as ``batch_norm``'s two lines."""
+    xp = backend.array_module(running_mean)
+    k = kernel(xp, "minifcn_running_stats", "T mean, T var, T momentum, T one_minus_momentum, T unbias",
+               "U rm, U rv", "rm = one_minus_momentum * rm + momentum * mean; "
+                             "rv = one_minus_momentum * rv + momentum * var * unbias")
+    k(mean, var, momentum, 1 - momentum, m / (m - 1), running_mean, running_var)

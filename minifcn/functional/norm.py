@@ -118,7 +118,10 @@ def batch_norm(x: Tensor, running_mean: Any, running_var: Any, weight: Tensor | 
                          f"{x.shape} (N·H·W = {m}); use a larger batch or training=False")
     fn = BatchNorm(None, None, eps) if use_batch else BatchNorm(running_mean, running_var, eps)
     y = fn(x, weight, bias)
-    if training and running_mean is not None:
+    if training and running_mean is not None and kernels.batchnorm_applies(x.data) \
+            and running_mean.shape == running_var.shape == fn.mean.shape:     # GPU: one fused kernel
+        kernels.running_stats_update(running_mean, running_var, fn.mean, fn.var, momentum, m)
+    elif training and running_mean is not None:
         running_mean[...] = (1 - momentum) * running_mean + momentum * fn.mean
         running_var[...] = (1 - momentum) * running_var + momentum * fn.var * (m / (m - 1))
     return y

@@ -600,7 +600,7 @@ class MaxMin(Function):
 
     def backward(self, g):
         winners = self.a == self.y
-        count = winners.sum(axis=self.axis, keepdims=True)
+        count = winners.sum(axis=self.axis, keepdims=True, dtype=g.dtype)  # not int64: no float64 temporaries
         return winners * (_keep(g, self.a.shape, self.axis, self.keepdims) / count)
 
 

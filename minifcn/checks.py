@@ -22,6 +22,7 @@ from typing import Any
 
 from .arith import check_int, pair  # noqa: F401  (the integer rule; see the docstring)
 from .autograd import Tensor, as_tensor, unwrap  # noqa: F401
+from .gpu import skip_device_check
 
 __all__ = ["check_int", "pair", "check_float", "check_choice", "check_nchw", "check_groups",
            "check_label_range", "unwrap"]
@@ -84,6 +85,8 @@ def check_label_range(labels: Any, num_classes: int, name: str = "target", fn: s
 
     One host sync (``bool(...)``); the message names the first label that is not.
     """
+    if skip_device_check(labels):  # device labels already checked on the host (minifcn.gpu.deferred_checks)
+        return
     K = num_classes
     bad = (labels < 0) | (labels >= K)
     if ignore_index is not None:

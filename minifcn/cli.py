@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .exercises.cli import add_parser as add_exercises_parser  # minifcn exercises init|list|check
     add_exercises_parser(sub)
     _add_export_parser(sub)
+    dr = sub.add_parser("doctor", help="check the GPU setup: versions, device, a tiny op, a timed U-Net step")
+    dr.add_argument("--device", default=None, choices=("cpu", "cuda"),
+                    help="cuda: fail (exit 1) unless the GPU works; cpu: check the CPU only "
+                         "(default: the GPU if one is usable, and no failure without one)")
+    dr.add_argument("--no-step", action="store_true", help="skip the timed U-Net step (default: run it)")
     return p
 
 
@@ -323,6 +328,14 @@ def _exercises(args: argparse.Namespace) -> int:
 
 
 COMMANDS["exercises"] = _exercises
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from .doctor import doctor
+    return doctor(args.device, step=not args.no_step)
+
+
+COMMANDS["doctor"] = _doctor
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ import minifcn as mf
 from . import backend, metrics
 from . import functional as F
 from . import nn, optim
+from . import gpu
 from .checkpoint import load, save
 from .data import Compose, DataLoader, FolderDataset, SyntheticShapes, random_flip, random_rot90, random_split
 from .models import MODELS
@@ -136,13 +137,16 @@ def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str
     total, count = 0.0, 0
     with mf.no_grad():
         for images, masks in loader:
+            gpu.check_labels_on_host(masks, num_classes, allowed=(-100,) if loss == "ce" else ())
             x, y = mf.tensor(images, device=device), backend.to_device(masks, device)
-            logits = model(x)
-            total += float(segmentation_loss(loss, logits, y).item()) * len(images)
-            count += len(images)
-            pred = logits.data.argmax(axis=1)
-            part = metrics.confusion_matrix(pred, y, num_classes)
+            with gpu.deferred_checks():  # no host sync per batch: the loss sum stays on the device
+                logits = model(x)
+                total = total + segmentation_loss(loss, logits, y).data * len(images)
+                count += len(images)
+                pred = logits.data.argmax(axis=1)
+                part = metrics.confusion_matrix(pred, y, num_classes)
             cm = part if cm is None else cm + part
+    total = float(backend.to_numpy(total))
     model.train()
     scores = metrics.scores_from_confusion(cm)
     return {"loss": total / count, "pixel_accuracy": scores["pixel_accuracy"], "dice": scores["mean_dice"],
@@ -242,9 +246,11 @@ def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: b
                     on_batch(epoch, b)
                 if augment is not None:
                     images, masks = augment(np.random.default_rng([cfg.seed, epoch, b]), images, masks)
+                gpu.check_labels_on_host(masks, classes, allowed=(-100,) if cfg.loss == "ce" else ())
                 x, y = mf.tensor(images, device=cfg.device), backend.to_device(masks, cfg.device)
-                loss = segmentation_loss(cfg.loss, model(x), y)
-                value = float(loss.item())
+                with gpu.deferred_checks():  # labels checked on the host: no device check syncs
+                    loss = segmentation_loss(cfg.loss, model(x), y)
+                value = float(loss.item())                  # the step's one host sync
                 if not math.isfinite(value):
                     raise TrainingDiverged(
                         f"the loss became {value} at epoch {epoch + 1}, batch {b + 1}; training stopped. "

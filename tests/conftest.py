@@ -23,6 +23,7 @@ REAL_GPU = backend.cuda_available()
 if not REAL_GPU:
     import strict_cupy
     backend.use_cupy(strict_cupy.module, ndimage=strict_cupy.ndimage)
+    strict_cupy.use_names(os.environ.get("MINIFCN_CUPY_VERSION", "14"))  # "13": CuPy 13's names
 
 
 @pytest.fixture(params=["cpu", "cuda"])

@@ -3,7 +3,6 @@ import argparse
 import csv
 import json
 
-import pytest
 
 from minifcn.cli import build_parser, main
 

@@ -16,7 +16,6 @@ CI's docs step runs these checks), else a site built here once per session with
 import base64
 import os
 import re
-import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 
 import minifcn as mf
 from minifcn import arith, metrics
 from minifcn import functional as F
 from minifcn.exercises import solutions as S
 from minifcn.exercises.catalogue import BY_NAME, EXERCISES
-from minifcn.exercises.grader import ERROR, FAIL, NOT_STARTED, PASS, check_workbook, load_function, search
+from minifcn.exercises.grader import ERROR, FAIL, PASS, load_function, search
 from minifcn.exercises.workbook import file_status, init_workbook, list_lines
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REAL_GPU
+
 ROOT = Path(__file__).parent.parent
 LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py"))
 
@@ -26,3 +28,19 @@ def test_lesson_runs(path, tmp_path):
     figures = list(tmp_path.rglob("*.png"))
     assert figures, f"{path.name} saved no figure"
     assert seconds < 60, f"{path.name} took {seconds:.1f} s (limit 60 s)"
+
+
+# On "cuda" (the strict CuPy stand-in, or a real GPU): a few lessons that exercise the device
+# path widely and run quickly; tools/gpu_check.sh runs every lesson on a real GPU.
+CUDA_LESSONS = [p for p in LESSONS if p.name[:2] in ("01", "04")]
+
+
+@pytest.mark.parametrize("path", CUDA_LESSONS, ids=[p.stem for p in CUDA_LESSONS])
+def test_lesson_runs_on_cuda(path, tmp_path):
+    runner = [] if REAL_GPU else [str(ROOT / "tests" / "run_on_stand_in.py")]
+    env = dict(os.environ, MPLBACKEND="Agg", MINIFCN_FIGURES=str(tmp_path), MINIFCN_DEVICE="cuda",
+               PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    result = subprocess.run([sys.executable, *runner, str(path)], env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, f"{path.name} failed on cuda:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert "device cuda" in result.stdout
+    assert list(tmp_path.rglob("*.png")), f"{path.name} saved no figure"

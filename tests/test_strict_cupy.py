@@ -472,3 +472,167 @@ def test_values_match_real_cupy():
         np.testing.assert_allclose(stand_in.get(), real.get(), rtol=1e-12)
     with pytest.raises(TypeError, match=UNSUPPORTED_NUMPY):
         cupy.asarray(a) + a  # the behaviour the stand-in copies
+
+
+# ------------------------------- (f) keywords, ufunc methods and versions as in CuPy's source
+
+def test_signatures_file_is_cupys():
+    keywords, methods = strict_cupy._read_signatures("")
+    assert keywords["cupy.sum"] == {"a", "axis", "dtype", "out", "keepdims"}
+    assert keywords["cupy.ndarray.max"] == {"axis", "out", "keepdims"}  # no initial/where
+    assert keywords["cupy.pad"] is None  # **kwargs
+    # CuPy 14.2's _kernel.pyx: .at only with a scatter op, .reduce for add and multiply
+    assert {u for u, m in methods.items() if "at" in m} == {
+        f"cupy.{n}" for n in "add subtract maximum minimum bitwise_and bitwise_or bitwise_xor".split()}
+    assert {u for u, m in methods.items() if "reduce" in m} == {"cupy.add", "cupy.multiply"}
+    assert {u for u, m in methods.items() if "reduceat" in m} == {"cupy.add"}
+    assert all("outer" in m for m in methods.values()) and len(methods) > 100
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: cp.multiply.at(x, dev(np.array([0])), 2.0),
+    lambda x: cp.maximum.reduce(x, axis=0),
+    lambda x: cp.logical_or.reduce(x > 0),
+    lambda x: cp.maximum.accumulate(x, axis=0),
+    lambda x: cp.multiply.reduceat(x, dev(np.array([0, 2])), axis=0),
+])
+def test_ufunc_methods_cupy_lacks_raise(call):
+    x = dev(host())
+    with pytest.raises(NotImplementedError, match="is not supported by CuPy"):
+        call(x)
+
+
+def test_ufunc_methods_cupy_has_match_numpy():
+    a, idx = host(), np.array([2, 0, 2])
+    x = dev(a)
+    assert_same(cp.add.reduce(x, axis=1), np.add.reduce(a, axis=1))
+    assert_same(cp.multiply.accumulate(x, axis=0), np.multiply.accumulate(a, axis=0))
+    assert_same(cp.add.reduceat(x, dev(np.array([0, 2])), axis=1), np.add.reduceat(a, [0, 2], axis=1))
+    assert_same(cp.subtract.outer(x[0], x[1]), np.subtract.outer(a[0], a[1]))
+    for u in ("maximum", "minimum", "subtract"):
+        b, y = a.copy(), x.copy()
+        getattr(np, u).at(b, idx, 1.5)
+        getattr(cp, u).at(y, dev(idx), 1.5)
+        assert_same(y, b)
+    with pytest.raises(TypeError, match="Unsupported type <class 'list'>"):
+        cp.add.reduce([1.0, 2.0])  # CuPy calls the array's own .sum
+
+
+@pytest.mark.parametrize("call, word", [
+    (lambda x: cp.exp(x, where=x > 0), "where"),
+    (lambda x: cp.add(x, x, order="C"), "order"),
+    (lambda x: x.max(initial=0.0), "initial"),
+    (lambda x: x.sum(where=x > 0), "where"),
+    (lambda x: cp.sum(x, initial=1.0), "initial"),
+    (lambda x: cp.add.reduce(x, initial=0.0), "initial"),
+    (lambda x: cp.zeros(3, like=x), "like"),
+    (lambda x: cp.mean(x, where=x > 0), "where"),
+])
+def test_keywords_cupy_lacks_are_refused(call, word):
+    x = dev(host())
+    with pytest.raises(TypeError, match=word):
+        call(x)
+
+
+def test_keywords_cupy_has_are_accepted():
+    a = host()
+    x = dev(a)
+    assert_same(x.max(axis=0, keepdims=True), a.max(axis=0, keepdims=True))
+    assert_same(cp.sum(x, axis=1, dtype=np.float32), a.sum(axis=1, dtype=np.float32))
+    assert_same(cp.exp(x, dtype=np.float32), np.exp(a, dtype=np.float32))
+    assert_same(x.astype(np.float32, copy=False), a.astype(np.float32))
+
+
+def test_cupy_13_names():
+    keywords, methods = strict_cupy._read_signatures("_13")
+    assert "cupy.put_along_axis" not in strict_cupy._read("_13")[0]
+    x = dev(host())
+    with strict_cupy.names("13"):
+        assert strict_cupy.VERSION == "13"
+        with pytest.raises(AttributeError, match="cupy.put_along_axis does not exist in CuPy 13"):
+            cp.put_along_axis
+        cp.take_along_axis  # noqa: B018 - both versions have it
+    assert cp.put_along_axis is not None and strict_cupy.VERSION == "14"
+
+
+# -------------------------------------------------------------------- (g) the launch counter
+
+def test_counter_counts_calls_syncs_and_uploads():
+    a = host()
+    with strict_cupy.counting() as c:
+        x = cp.asarray(a)                       # 1 upload
+        y = cp.exp(x) * 2.0 + x                 # 3 calls: exp, mul, add
+        y += 1.0                                # 1 call
+        s = y.sum(axis=0)                       # 1 call
+        z = y[1:, :2]                           # 1 call (indexing)
+        assert (c["calls"], c["syncs"], c["uploads"]) == (6, 0, 1)
+        float(s[0])                             # 1 call (s[0]) + 1 sync
+        s.get()                                 # 1 sync
+        z.item  # noqa: B018 - looking is free
+        y[0, 0].item()                          # 1 call + 1 sync
+        assert (c["calls"], c["syncs"], c["uploads"]) == (8, 3, 1)
+    assert strict_cupy.by_name["cupy.exp"] == 1 and strict_cupy.by_name["sync: cupy.ndarray.item"] == 1
+
+
+def test_counter_counts_a_known_op():
+    """A 2x2/2 max pool makes a known number of calls (its loop: 4 taps x 4 calls + set-up)."""
+    import minifcn as mf
+    from minifcn import functional as F
+    x = mf.tensor(np.arange(32.0, dtype=np.float32).reshape(1, 2, 4, 4), device="cuda")
+    with strict_cupy.counting() as c:
+        F.relu(x)
+        relu_calls = c["calls"]
+    assert relu_calls >= 1 and c["syncs"] == 0
+    with strict_cupy.counting() as c:
+        cp.maximum(x.data, 0.0)
+    assert c["calls"] == 1
+
+
+# ------------------------------------------------------------ (h) ElementwiseKernel, modelled
+
+def test_elementwise_kernel_runs_its_operation():
+    a = host()
+    g, p0 = a.astype(np.float32), np.ones_like(a, dtype=np.float32)
+    k = cp.ElementwiseKernel("T g, T lr", "T p, T m", "T d = lr * g; m = 0.5f * m + d; p -= sqrt(fabs(m))",
+                             "test_kernel")
+    p, m = dev(p0), dev(np.zeros_like(p0))
+    with strict_cupy.counting() as c:
+        assert k(dev(g), 0.25, p, m) == (p, m)
+    assert c["calls"] == 1
+    d = np.float32(0.25) * g
+    np.testing.assert_allclose(m.get(), d, rtol=1e-6)
+    np.testing.assert_allclose(p.get(), p0 - np.sqrt(np.abs(d)), rtol=1e-6)
+    assert p.dtype == np.float32 and m.dtype == np.float32
+
+
+@pytest.mark.parametrize("args, error", [
+    (lambda g: (g, 0.1, dev(np.zeros(3))), "Type is mismatched"),            # float64 out for T
+    (lambda g: (g.get(), 0.1, dev(np.zeros(3, np.float32))), "Unsupported type"),
+    (lambda g: (g, 0.1), "pass the output arrays"),
+])
+def test_elementwise_kernel_checks_its_arguments(args, error):
+    k = cp.ElementwiseKernel("T g, T lr", "T p", "p -= lr * g", "k")
+    g = dev(np.ones(3, np.float32))
+    with pytest.raises((TypeError, NotImplementedError), match=error):
+        k(*args(g))
+
+
+def test_elementwise_kernel_refuses_what_it_cannot_read():
+    with pytest.raises(NotImplementedError, match="not modelled"):
+        cp.ElementwiseKernel("T x", "T y", "y = (x > 0) ? ((x > 1) ? x : 1) : 0", "k")
+    with pytest.raises(NotImplementedError, match="not modelled"):
+        cp.ElementwiseKernel("raw T x", "T y", "y = x[0]", "k")
+    with pytest.raises(NotImplementedError, match="not modelled"):
+        cp.ElementwiseKernel("T x", "T y", "y = undefined_thing(x)", "k")
+
+
+def test_elementwise_kernel_ternary_and_logic_follow_c():
+    a = np.array([1.0, np.nan, -2.0, 3.0, -np.inf], np.float32)
+    b = np.array([0.5, 1.0, np.nan, 3.0, -1.0], np.float32)
+    k = cp.ElementwiseKernel("T a, T b, int64 base", "T y, int64 i",
+                             "bool w = (b > a) || isnan(b); y = w ? b : a; i = w ? base + 1 : base", "k")
+    y, i = cp.empty(5, np.float32), cp.empty(5, np.int64)
+    k(dev(a), dev(b), 10, y, i)
+    wins = [bb > aa or np.isnan(bb) for aa, bb in zip(a, b)]  # C semantics, element by element
+    np.testing.assert_array_equal(y.get(), [bb if w else aa for aa, bb, w in zip(a, b, wins)])
+    np.testing.assert_array_equal(i.get(), [11 if w else 10 for w in wins])

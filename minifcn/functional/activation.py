@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd import Function, ReLU, Sigmoid, Tanh, Tensor, relu, sigmoid, tanh  # noqa: F401
-from ..backend import array_module
+from ..backend import array_module, device_of
 from ..checks import check_float
 
 
@@ -21,7 +21,8 @@ class LeakyReLU(Function):
         self.slope = slope
 
     def forward(self, a):
-        self.scale = array_module(a).where(a > 0, 1.0, self.slope).astype(a.dtype)
+        one, slope = a.dtype.type(1), a.dtype.type(self.slope)   # a's dtype: no float64 temporary
+        self.scale = array_module(a).where(a > 0, one, slope).astype(a.dtype, copy=False)
         return a * self.scale
 
     def backward(self, g): return g * self.scale
@@ -78,7 +79,9 @@ class Dropout(Function):
 
     def forward(self, a):
         xp = array_module(a)
-        keep = xp.random.random_sample(a.shape) >= self.p if self.rng is None else \
+        # drawn on the device in a's dtype (CuPy's random_sample takes a dtype; NumPy's does not)
+        draw = xp.random.random_sample(a.shape) if device_of(a) == "cpu" else xp.random.random_sample(a.shape, dtype=a.dtype)
+        keep = draw >= self.p if self.rng is None else \
             xp.asarray(self.rng.random(a.shape) >= self.p)
         self.scale = keep.astype(a.dtype) / (1 - self.p)
         return a * self.scale

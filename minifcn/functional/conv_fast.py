@@ -44,7 +44,7 @@ keep_columns = True
 # The largest column buffer (bytes) built since the last reset_workspace_peak().
 workspace_peak = 0
 
-_scratch: dict = {}   # (array module, dtype) -> flat array reused for columns that are not kept
+_scratch: dict = {}   # (array module, dtype, device) -> flat array reused for columns that are not kept
 
 
 def reset_workspace_peak() -> None:
@@ -65,7 +65,8 @@ def release_workspace() -> None:
 
 def _workspace(xp: Any, shape: tuple, dtype: Any) -> Any:
     """An uninitialised array of ``shape`` carved from the reusable scratch buffer."""
-    key, n = (xp.__name__, str(dtype)), math.prod(shape)
+    device = xp.cuda.Device().id if hasattr(xp, "cuda") else -1    # one buffer per device
+    key, n = (xp.__name__, str(dtype), device), math.prod(shape)
     if key not in _scratch or _scratch[key].size < n:
         _scratch[key] = None                      # free the old one before allocating
         _scratch[key] = xp.empty(n, dtype=dtype)

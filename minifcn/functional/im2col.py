@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from ..autograd import Function
 from ..backend import array_module
+from .. import kernels
 
 Pair = tuple[int, int]
 Padding = tuple[Pair, Pair]
@@ -103,6 +104,10 @@ def col2im(cols: Any, x_shape: tuple, kernel: Pair, stride: Pair = (1, 1),
     N, C, H, W = x_shape
     (KH, KW), (SH, SW), ((PT, PB), (PL, PR)), (DH, DW) = kernel, stride, padding, dilation
     OH, OW = out_size or (window_count(H, KH, SH, (PT, PB), DH), window_count(W, KW, SW, (PL, PR), DW))
+    if kernels.col2im_applies(cols, stride, dilation, (KH, KW), out_size, (OH, OW)) and \
+            (H + PT + PB, W + PL + PR) == (OH + KH - 1, OW + KW - 1):   # GPU, stride 1: one fused kernel
+        out = kernels.col2im_stride1(cols, (C, KH, KW, N, OH, OW), (H + PT + PB, W + PL + PR))
+        return xp.ascontiguousarray(out[:, :, PT:PT + H, PL:PL + W].transpose(1, 0, 2, 3))
     cols = cols.reshape(C, KH, KW, N, OH, OW)
     # accumulate in (C, N, H, W) order, the order of the columns, then transpose once
     out = xp.zeros((C, N, H + PT + PB, W + PL + PR), dtype=cols.dtype)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
+from .. import kernels
 from ..autograd import Function, Tensor, as_tensor
 from ..checks import check_float, unwrap
 
@@ -26,6 +27,8 @@ class BatchNorm(Function):
         self.mean, self.var, self.eps = mean, var, eps  # mean, var None: use the batch's
 
     def forward(self, x, weight, bias):
+        if kernels.batchnorm_applies(x):                       # GPU: x̂ and y in one fused kernel
+            return kernels.batchnorm_forward(self, x, weight, bias)
         xp = backend.array_module(x)
         self.axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # (1, C, 1, 1): broadcasts over N, H, W
@@ -41,6 +44,8 @@ class BatchNorm(Function):
         return y if bias is None else y + bias.reshape(shape)
 
     def backward(self, g):
+        if kernels.batchnorm_applies(g):                       # GPU: dx in one fused kernel
+            return kernels.batchnorm_backward(self, g)
         g_hat = g if self.gamma is None else g * self.gamma
         if self.batch_stats:
             m = g.size // g.shape[1]
@@ -112,7 +117,10 @@ def batch_norm(x: Tensor, running_mean: Any, running_var: Any, weight: Tensor | 
                          f"{x.shape} (N·H·W = {m}); use a larger batch or training=False")
     fn = BatchNorm(None, None, eps) if use_batch else BatchNorm(running_mean, running_var, eps)
     y = fn(x, weight, bias)
-    if training and running_mean is not None:
+    if training and running_mean is not None and kernels.batchnorm_applies(x.data) \
+            and running_mean.shape == running_var.shape == fn.mean.shape:     # GPU: one fused kernel
+        kernels.running_stats_update(running_mean, running_var, fn.mean, fn.var, momentum, m)
+    elif training and running_mean is not None:
         running_mean[...] = (1 - momentum) * running_mean + momentum * fn.mean
         running_var[...] = (1 - momentum) * running_var + momentum * fn.var * (m / (m - 1))
     return y

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import arith
+from .. import arith, kernels
 from ..autograd import Function, Tensor
 from ..backend import array_module
 from ..checks import check_nchw
@@ -110,6 +110,10 @@ class MaxPool2d(Function):
         xp = array_module(x)
         (KH, KW), (SH, SW), (PH, PW), (DH, DW), (OH, OW) = self.k, self.s, self.p, self.d, self.out
         N, C, H, W = self.shape = x.shape
+        if kernels.maxpool2x2_applies(x, self.k, self.s, self.p, self.d):   # GPU: one fused kernel
+            y, self.index, self.corner = kernels.maxpool2x2_forward(x, self.out)
+            self.fused = True
+            return y, self.index
         xpad = x if self.pads == ((0, 0), (0, 0)) else xp.pad(x, ((0, 0), (0, 0)) + self.pads,
                                                                constant_values=-np.inf)
         top = xp.arange(OH, dtype=np.int64) * SH - PH         # input row of each window's tap kh = 0
@@ -131,6 +135,8 @@ class MaxPool2d(Function):
         return best, index
 
     def backward(self, g):
+        if getattr(self, "fused", False):                                    # GPU: one fused kernel
+            return kernels.maxpool2x2_backward(g, self.index, self.corner, self.shape)
         xp = array_module(g)
         (KH, KW), (DH, DW), W = self.k, self.d, self.shape[3]
         tap = self.corner + (xp.arange(KH)[:, None] * DH * W + xp.arange(KW) * DW)[:, :, None, None, None]

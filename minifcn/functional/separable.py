@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, gpu
 from ..autograd import Function
 from ..backend import array_module
 
@@ -38,5 +38,8 @@ class Separable2d(Function):
 
 
 def matrix_on(a: np.ndarray, like: Any) -> Any:
-    """A host matrix (small, built with NumPy) in ``like``'s dtype, on ``like``'s device."""
-    return backend.to_device(a.astype(like.dtype), backend.device_of(like))
+    """A host matrix (small, built with NumPy) in ``like``'s dtype, on ``like``'s device
+    (copied to a GPU once per matrix, device and dtype, then reused: minifcn.gpu)."""
+    if backend.device_of(like) == "cpu":
+        return a.astype(like.dtype)
+    return gpu.constant_on(("matrix", a.shape, a.tobytes()), lambda: a, like)

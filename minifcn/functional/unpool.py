@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import arith, backend
+from .. import gpu
 from ..autograd import Function, Tensor, as_tensor
 from ..checks import check_nchw
 
@@ -79,7 +80,8 @@ class MaxUnpool2d(Function):
         N, C, H, W = self.shape = x.shape
         self.indices = indices.reshape(N, C, H * W)
         y = xp.zeros((N, C, self.out[0] * self.out[1]), dtype=x.dtype)
-        xp.put_along_axis(y, self.indices, x.reshape(N, C, H * W), axis=2)
+        # y[n, c, indices[n, c, i]] = x[n, c, i] (put_along_axis, which CuPy 13 lacks)
+        y[xp.arange(N)[:, None, None], xp.arange(C)[None, :, None], self.indices] = x.reshape(N, C, H * W)
         return y.reshape((N, C) + self.out)
 
     def backward(self, g):
@@ -138,8 +140,9 @@ def max_unpool2d(x: Tensor, indices: Any, kernel_size: int | tuple[int, int],
     s = k if stride is None else arith.pair(stride, "stride")
     p = arith.pair(padding, "padding")
     out = unpool_output_size("max_unpool2d", x.shape[2:], k, s, p, output_size)
-    if indices.size:
-        lo, hi = indices.data.min().item(), indices.data.max().item()   # one explicit sync
+    if indices.size and not gpu.skip_device_check(indices.data):
+        xp = backend.array_module(indices.data)
+        lo, hi = backend.to_numpy(xp.stack((indices.data.min(), indices.data.max()))).tolist()  # one sync
         if lo < 0 or hi >= out[0] * out[1]:
             raise ValueError(f"max_unpool2d: indices must lie in 0..{out[0] * out[1] - 1} (flat positions "
                              f"in a {out[0]}x{out[1]} output plane), got values from {lo} to {hi}; "

@@ -1,0 +1,242 @@
+"""Fused GPU kernels: one launch where the readable NumPy code makes several.
+
+On a GPU every array operation is a kernel launch (a few microseconds of Python and
+driver overhead each, whatever the array size), so an Adam update written as
+``m *= β₁; m += (1 - β₁)·g; ...`` costs 14 launches per parameter tensor. The kernels here
+do the same arithmetic in one pass (CuPy's ``ElementwiseKernel``: a line of C per element,
+compiled once, cached per device).
+
+Each kernel sits beside the readable version it replaces, which stays the reference: the
+optimisers in :mod:`minifcn.optim` call the readable version on the CPU (NumPy has no
+kernels) and whenever ``MINIFCN_FUSED=0``; the tests run both on the device and compare.
+
+The C is kept to what the strict CuPy stand-in can interpret (assignments, + - * /,
+sqrt), so the suite runs each kernel's own source without a GPU.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import backend
+
+_compiled: dict = {}
+
+
+def enabled(xp: Any) -> bool:
+    """Fused kernels are used for arrays of ``xp`` (CuPy, not NumPy) unless MINIFCN_FUSED=0."""
+    return hasattr(xp, "ElementwiseKernel") and os.environ.get("MINIFCN_FUSED", "1") != "0"
+
+
+def kernel(xp: Any, name: str, in_params: str, out_params: str, operation: str) -> Any:
+    """``xp.ElementwiseKernel(in_params, out_params, operation, name)``, made once per module."""
+    key = (id(xp), name, operation)
+    k = _compiled.get(key)
+    if k is None:
+        k = _compiled[key] = xp.ElementwiseKernel(in_params, out_params, operation, name)
+    return k
+
+
+# ---- Adam / AdamW -------------------------------------------------------------------------------
+ADAM_IN = "T g, T lr, T beta1, T one_minus_beta1, T beta2, T one_minus_beta2, T bc1, T bc2, T eps, T wd, T decay"
+ADAM_OUT = "T p, T m, T v"
+ADAM_OP = """
+T gg = g + wd * p;
+p = p * decay;
+m = beta1 * m + one_minus_beta1 * gg;
+v = beta2 * v + one_minus_beta2 * (gg * gg);
+p = p - lr * (m / bc1) / (sqrt(v / bc2) + eps)
+"""
+
+
+def adam_update(p: Any, g: Any, m: Any, v: Any, lr: float, betas: tuple[float, float], eps: float,
+                weight_decay: float, decoupled: bool, t: int) -> None:
+    """One fused Adam (``decoupled=False``, λ·p added to g) or AdamW (p ← p·(1 - lr·λ)) step,
+    in place on p, m, v; the same arithmetic as ``optim.Adam._update``'s readable lines."""
+    xp = backend.array_module(p)
+    beta1, beta2 = betas
+    wd, decay = (0.0, 1 - lr * weight_decay) if decoupled else (weight_decay, 1.0)
+    k = kernel(xp, "minifcn_adam", ADAM_IN, ADAM_OUT, ADAM_OP)
+    k(g, lr, beta1, 1 - beta1, beta2, 1 - beta2, 1 - beta1 ** t, 1 - beta2 ** t, eps, wd, decay, p, m, v)
+
+
+# ---- SGD ---------------------------------------------------------------------------------------
+def _sgd_operation(momentum: bool, first: bool, nesterov: bool) -> str:
+    lines = ["T gg = g + wd * p"]
+    if momentum:
+        lines.append("b = gg" if first else "b = momentum * b + one_minus_dampening * gg")
+        lines.append("gg = gg + momentum * b" if nesterov else "gg = b")
+    lines.append("p = p - lr * gg")
+    return ";\n".join(lines)
+
+
+def sgd_update(p: Any, g: Any, b: Any, lr: float, momentum: float, dampening: float, weight_decay: float,
+               nesterov: bool, first: bool) -> None:
+    """One fused SGD step in place on p (and the momentum buffer b, when momentum > 0);
+    the same arithmetic as ``optim.SGD._update``'s readable lines."""
+    xp = backend.array_module(p)
+    op = _sgd_operation(bool(momentum), first, nesterov)
+    name = f"minifcn_sgd_{int(bool(momentum))}{int(first)}{int(nesterov)}"
+    if momentum:
+        k = kernel(xp, name, "T g, T lr, T wd, T momentum, T one_minus_dampening", "T p, T b", op)
+        k(g, lr, weight_decay, momentum, 1 - dampening, p, b)
+    else:
+        k = kernel(xp, name, "T g, T lr, T wd", "T p", op)
+        k(g, lr, weight_decay, p)
+
+
+# ---- 2x2 / stride-2 max pooling (U-Net's, SegNet's) -----------------------------------------------
+# The readable MaxPool2d loops over the 4 taps with 5 array operations each; here each output
+# looks at its 4 taps (four strided views of x, no copies) in one kernel. Same rules: taps in
+# order (0,0), (0,1), (1,0), (1,1), a later tap wins only if strictly larger or NaN.
+MAXPOOL2_OP = """
+y = a;
+idx = corner;
+bool wb = (b > y) || isnan(b);
+idx = wb ? corner + 1 : idx;
+y = wb ? b : y;
+bool wc = (c > y) || isnan(c);
+idx = wc ? corner + W : idx;
+y = wc ? c : y;
+bool wd = (d > y) || isnan(d);
+idx = wd ? corner + W + 1 : idx;
+y = wd ? d : y
+"""
+MAXPOOL2_BACKWARD_OP = """
+ga = (idx == corner) ? g : 0;
+gb = (idx == corner + 1) ? g : 0;
+gc = (idx == corner + W) ? g : 0;
+gd = (idx == corner + W + 1) ? g : 0
+"""
+
+
+def maxpool2x2_applies(x: Any, k: tuple, s: tuple, p: tuple, d: tuple) -> bool:
+    """True when the fused kernel can replace the readable loop: 2x2 windows, stride 2, no
+    padding or dilation, device arrays."""
+    return (k, s, p, d) == ((2, 2), (2, 2), (0, 0), (1, 1)) and enabled(backend.array_module(x))
+
+
+def _corner(x: Any, out: tuple, W: int) -> Any:
+    """(OH, OW) flat index 2·oh·W + 2·ow of each window's top-left tap, cached per device."""
+    import numpy as np
+
+    from . import gpu
+    OH, OW = out
+    return gpu.constant_on(("maxpool2x2_corner", OH, OW, W),
+                           lambda: 2 * np.arange(OH)[:, None] * W + 2 * np.arange(OW)[None, :], x, dtype=np.int64)
+
+
+def _taps(x: Any, out: tuple) -> tuple:
+    OH, OW = out
+    v = x[:, :, : 2 * OH, : 2 * OW]
+    return v[:, :, 0::2, 0::2], v[:, :, 0::2, 1::2], v[:, :, 1::2, 0::2], v[:, :, 1::2, 1::2]
+
+
+def maxpool2x2_forward(x: Any, out: tuple) -> tuple[Any, Any, Any]:
+    """(y, winner flat index, corner) of a 2x2/2 max pool, as ``MaxPool2d.forward`` computes them."""
+    import numpy as np
+    xp = backend.array_module(x)
+    N, C, H, W = x.shape
+    corner = _corner(x, out, W)
+    y, idx = xp.empty((N, C) + tuple(out), dtype=x.dtype), xp.empty((N, C) + tuple(out), dtype=np.int64)
+    k = kernel(xp, "minifcn_maxpool2x2", "T a, T b, T c, T d, int64 corner, int64 W", "T y, int64 idx",
+               MAXPOOL2_OP)
+    k(*_taps(x, out), corner, W, y, idx)
+    return y, idx, corner
+
+
+def maxpool2x2_backward(g: Any, idx: Any, corner: Any, shape: tuple) -> Any:
+    """dL/dx of a 2x2/2 max pool: each window's g to its winner, zeros elsewhere."""
+    xp = backend.array_module(g)
+    gx = xp.zeros(shape, dtype=g.dtype)   # rows/columns a floor-mode pool leaves out stay 0
+    k = kernel(xp, "minifcn_maxpool2x2_backward", "T g, int64 idx, int64 corner, int64 W",
+               "T ga, T gb, T gc, T gd", MAXPOOL2_BACKWARD_OP)
+    k(g, idx, corner, shape[3], *_taps(gx, g.shape[2:]))
+    return gx
+
+
+# ---- batch normalisation (training-mode statistics) ---------------------------------------------
+# The readable BatchNorm makes x̂ and y in 4-5 passes over x and dx in 6-7 passes over g; here one
+# kernel each, with the per-channel statistics (C values) computed as before.
+BN_FORWARD_OP = "x_hat = (x - mean) * inv_std; y = x_hat * gamma + beta"
+BN_BACKWARD_OP = "dx = scale * (m * g - s_g - x_hat * s_gx)"
+
+
+def batchnorm_applies(x: Any) -> bool:
+    return enabled(backend.array_module(x))
+
+
+def batchnorm_forward(fn: Any, x: Any, weight: Any, bias: Any) -> Any:
+    """``BatchNorm.forward`` with x̂ and y from one kernel; sets the same attributes on ``fn``."""
+    xp = backend.array_module(x)
+    fn.axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    fn.batch_stats = fn.mean is None
+    if fn.batch_stats:
+        fn.mean, fn.var = x.mean(axis=fn.axes), x.var(axis=fn.axes)
+    mean, var = fn.mean.astype(x.dtype, copy=False), fn.var.astype(x.dtype, copy=False)
+    fn.inv_std = (1 / xp.sqrt(var + fn.eps)).reshape(shape)
+    fn.gamma = None if weight is None else weight.reshape(shape)
+    fn.has_bias = bias is not None
+    fn.x_hat, y = xp.empty_like(x), xp.empty_like(x)
+    k = kernel(xp, "minifcn_batchnorm", "T x, T mean, T inv_std, T gamma, T beta", "T x_hat, T y", BN_FORWARD_OP)
+    k(x, mean.reshape(shape), fn.inv_std, 1 if weight is None else fn.gamma, 0 if bias is None else bias.reshape(shape),
+      fn.x_hat, y)
+    return y
+
+
+def batchnorm_backward(fn: Any, g: Any) -> tuple:
+    """``BatchNorm.backward`` with dx from one kernel (batch statistics), same formula:
+    dx = γ/√(σ²+ε) · (g - mean(g) - x̂ · mean(g x̂)), written (γ·inv_std/m)(m g - Σg - x̂ Σ g x̂)."""
+    xp = backend.array_module(g)
+    s_g = g.sum(axis=fn.axes, keepdims=True)
+    s_gx = (g * fn.x_hat).sum(axis=fn.axes, keepdims=True)
+    if fn.batch_stats:
+        m = g.size // g.shape[1]
+        scale = fn.inv_std * (1 / m) if fn.gamma is None else fn.inv_std * fn.gamma * (1 / m)
+        dx = xp.empty_like(g)
+        k = kernel(xp, "minifcn_batchnorm_backward", "T g, T x_hat, T scale, T s_g, T s_gx, T m", "T dx",
+                   BN_BACKWARD_OP)
+        k(g, fn.x_hat, scale, s_g, s_gx, m, dx)
+    else:
+        dx = g * (fn.inv_std if fn.gamma is None else fn.inv_std * fn.gamma)
+    dweight = s_gx.reshape(-1) if fn.gamma is not None else None
+    dbias = s_g.reshape(-1) if fn.has_bias else None
+    return dx, dweight, dbias
+
+
+# ---- col2im at stride 1 (every 3x3 "same" convolution's input gradient) ------------------------
+# The readable col2im adds the KH·KW kernel offsets into the output one by one (KH·KW passes).
+# At stride 1 and dilation 1 the same sum, in the same order, is one kernel: pad the columns by
+# KH-1 / KW-1 and read tap (i, j) of every output pixel from a shifted view of them.
+def col2im_applies(cols: Any, stride: tuple, dilation: tuple, kernel_hw: tuple, out_size: Any,
+                   computed: tuple) -> bool:
+    return (tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) and kernel_hw[0] * kernel_hw[1] > 1
+            and (out_size is None or tuple(out_size) == tuple(computed)) and enabled(backend.array_module(cols)))
+
+
+def col2im_stride1(cols: Any, shape6: tuple, padded_hw: tuple) -> Any:
+    """(C, N, Hp, Wp): Σ over taps (i, j) of cols[c, i, j, n, y - i, x - j] (zero outside)."""
+    xp = backend.array_module(cols)
+    C, KH, KW, N, OH, OW = shape6
+    Hp, Wp = padded_hw
+    cols = cols.reshape(shape6)
+    padded = xp.pad(cols, ((0, 0),) * 4 + ((KH - 1, KH - 1), (KW - 1, KW - 1)))
+    taps = [padded[:, i, j, :, KH - 1 - i: KH - 1 - i + Hp, KW - 1 - j: KW - 1 - j + Wp]
+            for i in range(KH) for j in range(KW)]
+    names = [f"t{k}" for k in range(len(taps))]
+    out = xp.empty((C, N, Hp, Wp), dtype=cols.dtype)
+    k = kernel(xp, f"minifcn_col2im_{KH}x{KW}", ", ".join(f"T {n}" for n in names), "T out",
+               "out = " + " + ".join(names))
+    k(*taps, out)
+    return out
+
+
+def running_stats_update(running_mean: Any, running_var: Any, mean: Any, var: Any, momentum: float, m: int) -> None:
+    """running ← (1 - momentum)·running + momentum·batch statistic (the variance unbiased by
+    m/(m-1)), both in one kernel, in place; the same arithmetic as ``batch_norm``'s two lines."""
+    xp = backend.array_module(running_mean)
+    k = kernel(xp, "minifcn_running_stats", "T mean, T var, T momentum, T one_minus_momentum, T unbias",
+               "U rm, U rv", "rm = one_minus_momentum * rm + momentum * mean; "
+                             "rv = one_minus_momentum * rv + momentum * var * unbias")
+    k(mean, var, momentum, 1 - momentum, m / (m - 1), running_mean, running_var)

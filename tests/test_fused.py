@@ -1,0 +1,169 @@
+"""Fused optimiser kernels (minifcn.kernels) against the readable updates they replace.
+
+On "cuda" (the strict stand-in interprets each kernel's own C source; real CuPy compiles it)
+the fused step must equal the readable step run on the same device and on the CPU, and make
+one device call per parameter tensor.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import minifcn as mf
+from conftest import REAL_GPU
+from minifcn import kernels, optim
+
+CONFIGS = {
+    "sgd": lambda ps: optim.SGD(ps, lr=0.1),
+    "sgd-wd": lambda ps: optim.SGD(ps, lr=0.1, weight_decay=0.01),
+    "sgd-momentum-dampening": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.05),
+    "sgd-nesterov": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.8, nesterov=True),
+    "adam": lambda ps: optim.Adam(ps, lr=0.01),
+    "adam-l2": lambda ps: optim.Adam(ps, lr=0.01, betas=(0.8, 0.95), weight_decay=0.1),
+    "adamw": lambda ps: optim.AdamW(ps, lr=0.01, weight_decay=0.1),
+}
+
+
+def run(config, device, fused, dtype, shapes, seed, steps=3):
+    rng = np.random.default_rng(seed)
+    params = [mf.tensor(rng.standard_normal(s).astype(dtype), device=device, requires_grad=True) for s in shapes]
+    opt = CONFIGS[config](params)
+    opt.fused = fused
+    grads = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(steps)]
+    for step in range(steps):
+        for p, g in zip(params, grads[step]):
+            p.grad = mf.backend.to_device(g, device)
+        opt.step()
+    state = {k: {n: mf.backend.to_numpy(v) for n, v in s.items() if n != "step"} for k, s in opt.state.items()}
+    return [p.numpy() for p in params], state
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+@settings(max_examples=4)
+@given(shapes=st.lists(st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple), min_size=1, max_size=3),
+       seed=st.integers(0, 2**16))
+def test_fused_update_equals_readable_update(config, shapes, seed):
+    reference, ref_state = run(config, "cpu", True, np.float64, shapes, seed)  # CPU: readable lines
+    for fused in (False, True):
+        got, state = run(config, "cuda", fused, np.float64, shapes, seed)
+        for a, b in zip(got, reference):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+        for k in ref_state:
+            for n in ref_state[k]:
+                np.testing.assert_allclose(state[k][n], ref_state[k][n], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("config", ["sgd-momentum-dampening", "adamw"])
+def test_fused_update_keeps_float32(config):
+    got, state = run(config, "cuda", True, np.float32, [(3, 4)], 0)
+    ref, _ = run(config, "cpu", True, np.float32, [(3, 4)], 0)
+    assert got[0].dtype == np.float32 and all(v.dtype == np.float32 for v in state[0].values())
+    np.testing.assert_allclose(got[0], ref[0], rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.skipif(REAL_GPU, reason="counts calls with the strict stand-in")
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_fused_step_is_one_call_per_parameter(config):
+    import strict_cupy
+    params = [mf.tensor(np.ones(s, np.float32), device="cuda", requires_grad=True) for s in [(2, 3), (4,), (1, 1, 2)]]
+    opt = CONFIGS[config](params)
+    for step in range(2):
+        for p in params:
+            p.grad = p.data * 0.5
+        with strict_cupy.counting() as c:
+            opt.step()
+        kernel_calls = sum(n for name, n in strict_cupy.by_name.items() if name.startswith("cupy.ElementwiseKernel"))
+        buffers = strict_cupy.by_name["cupy.zeros_like"] + strict_cupy.by_name["cupy.ndarray.empty_like"] \
+            + strict_cupy.by_name["cupy.empty_like"]
+        assert kernel_calls == 3 and c["syncs"] == 0
+        assert c["calls"] == 3 + buffers  # nothing else: the buffers are made once, on the first step
+        momentum = config in ("sgd-momentum-dampening", "sgd-nesterov")
+        assert buffers == (0 if step else 2 * 3 if config.startswith("adam") else 3 if momentum else 0)
+
+def test_fused_kernels_are_off_for_numpy_and_when_asked(monkeypatch):
+    assert not kernels.enabled(np)
+    assert kernels.enabled(mf.backend.get_cupy())
+    monkeypatch.setenv("MINIFCN_FUSED", "0")
+    assert not kernels.enabled(mf.backend.get_cupy())
+
+
+def _pool(device, a, g, fused, monkeypatch):
+    from minifcn import functional as F
+    monkeypatch.setenv("MINIFCN_FUSED", "1" if fused else "0")
+    x = mf.tensor(a, device=device, requires_grad=True)
+    y, idx = F.max_pool2d(x, 2, return_indices=True)
+    y.backward(mf.backend.to_device(g, device))
+    return y.numpy(), idx.numpy(), x.grad.get() if device == "cuda" else x.grad
+
+
+@settings(max_examples=15)
+@given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(2, 7), w=st.integers(2, 7),
+       seed=st.integers(0, 2**16), specials=st.booleans())
+def test_fused_max_pool_2x2_equals_the_readable_loop(monkeypatch, n, c, h, w, seed, specials):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-2, 3, (n, c, h, w)).astype(np.float32)   # small integers: many ties
+    if specials:
+        a.flat[rng.integers(0, a.size, 3)] = [np.nan, -np.inf, np.inf]
+    g = rng.standard_normal((n, c, h // 2, w // 2)).astype(np.float32)
+    reference = _pool("cpu", a, g, False, monkeypatch)
+    for fused in (False, True):
+        got = _pool("cuda", a, g, fused, monkeypatch)
+        for r, x in zip(reference, got):
+            np.testing.assert_array_equal(x, r)
+
+
+@pytest.mark.skipif(REAL_GPU, reason="counts calls with the strict stand-in")
+def test_fused_max_pool_is_one_kernel_each_way():
+    import strict_cupy
+    from minifcn import functional as F
+    x = mf.tensor(np.ones((2, 3, 8, 8), np.float32), device="cuda", requires_grad=True)
+    F.max_pool2d(x, 2)  # first call: the corner constant is uploaded once
+    with strict_cupy.counting() as c:
+        F.max_pool2d(x, 2).sum().backward()
+    kernels_run = [n for n in strict_cupy.by_name if n.startswith("cupy.ElementwiseKernel:minifcn_maxpool")]
+    assert sorted(kernels_run) == ["cupy.ElementwiseKernel:minifcn_maxpool2x2",
+                                   "cupy.ElementwiseKernel:minifcn_maxpool2x2_backward"]
+    assert c["uploads"] == 0 and c["syncs"] == 0 and c["calls"] - c["views"] <= 12
+
+
+@settings(max_examples=10)
+@given(n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(1, 5), w=st.integers(2, 5), seed=st.integers(0, 2**16),
+       affine=st.booleans(), training=st.booleans())
+def test_fused_batch_norm_equals_the_readable_one(monkeypatch, n, c, h, w, seed, affine, training):
+    from minifcn import functional as F
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, c, h, w)) * 3 + 1
+    g = rng.standard_normal((n, c, h, w))
+    gamma, beta = rng.standard_normal(c) + 1, rng.standard_normal(c)
+    results = {}
+    for device, fused in (("cpu", False), ("cuda", False), ("cuda", True)):
+        monkeypatch.setenv("MINIFCN_FUSED", "1" if fused else "0")
+        x = mf.tensor(a, device=device, requires_grad=True)
+        wt = mf.tensor(gamma, device=device, requires_grad=True) if affine else None
+        bt = mf.tensor(beta, device=device, requires_grad=True) if affine else None
+        rm, rv = (mf.backend.to_device(v, device) for v in (np.zeros(c), np.ones(c)))
+        y = F.batch_norm(x, rm, rv, wt, bt, training=training)
+        y.backward(mf.backend.to_device(g, device))
+        results[device, fused] = [y.numpy(), mf.backend.to_numpy(x.grad), mf.backend.to_numpy(rm), mf.backend.to_numpy(rv)] + (
+            [mf.backend.to_numpy(wt.grad), mf.backend.to_numpy(bt.grad)] if affine else [])
+    for key in (("cuda", False), ("cuda", True)):
+        for got, ref in zip(results[key], results["cpu", False]):
+            np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=20)
+@given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(1, 6), w=st.integers(1, 6), kh=st.integers(1, 3),
+       kw=st.integers(1, 3), pads=st.tuples(*[st.integers(0, 2)] * 4), seed=st.integers(0, 2**16))
+def test_fused_col2im_equals_the_readable_loop(monkeypatch, n, c, h, w, kh, kw, pads, seed):
+    from minifcn.functional.im2col import col2im, window_count
+    pt, pb, pl, pr = pads
+    oh, ow = window_count(h, kh, 1, (pt, pb), 1), window_count(w, kw, 1, (pl, pr), 1)
+    if oh < 1 or ow < 1:
+        return
+    cols = np.random.default_rng(seed).standard_normal((c * kh * kw, n * oh * ow)).astype(np.float32)
+    args = ((n, c, h, w), (kh, kw), (1, 1), ((pt, pb), (pl, pr)), (1, 1))
+    reference = col2im(cols, *args)                       # NumPy, the readable loop
+    for fused in ("0", "1"):
+        monkeypatch.setenv("MINIFCN_FUSED", fused)
+        got = col2im(mf.backend.to_device(cols, "cuda"), *args)
+        np.testing.assert_array_equal(mf.backend.to_numpy(got), reference)

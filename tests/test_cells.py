@@ -273,3 +273,17 @@ def test_train_on_cells_reports_object_scores(tmp_path):
     assert {"val_object_f1", "val_object_precision", "val_object_recall", "val_merged", "val_split"} <= set(record)
     assert 0 <= history[0]["val_object_f1"] <= 1
     assert "val_object_f1" in (tmp_path / "metrics.csv").read_text().splitlines()[0]
+
+
+def test_cli_train_and_eval_on_cells(capsys, tmp_path):
+    from minifcn.cli import main
+    code = main(["train", "--data", "cells", "--epochs", "1", "--samples", "10", "--image-size", "32",
+                 "--batch-size", "4", "--base-channels", "4", "--depth", "2", "--no-weight-map", "--no-elastic",
+                 "--out", str(tmp_path), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0 and "objects: F1" in out
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["data"] == "cells" and config["weight_map"] is False and config["elastic"] is False
+    code = main(["eval", str(tmp_path / "best.npz"), "--data", "cells"])
+    out = capsys.readouterr().out
+    assert code == 0 and "64 images, 2 classes" in out and "objects (connected components" in out

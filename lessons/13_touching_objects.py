@@ -109,17 +109,18 @@ plt.close(fig)
 # object F1 $= 2\,TP / (2\,TP + FP + FN)$. A predicted blob that holds most of two or more
 # cells is a **merge**.
 #
-# A prediction that is right everywhere except in the gaps (we close them by hand) scores a
-# pixel Dice close to 1, and an object F1 far from it:
+# A prediction that is right everywhere except that the gaps are filled in (a morphological
+# closing with a $3 \times 3$ square: dilate by one pixel, erode by one pixel, which fills
+# every gap up to two pixels wide) keeps a pixel Dice near 0.9, and its object F1 collapses:
 
 # %%
 import scipy.ndimage as ndi
-closed = ndi.binary_closing(test_y.astype(bool), structure=np.ones((1, 5, 5)), border_value=0) | test_y.astype(bool)
+closed = ndi.binary_closing(test_y.astype(bool), structure=np.ones((1, 3, 3))) | test_y.astype(bool)
 dice_closed = metrics.dice(closed.astype(np.int64), test_y, 2)[1]
 objects_closed = metrics.object_scores(closed, test_i)
 print(f"gaps closed: pixel Dice {dice_closed:.3f}, object F1 {objects_closed['f1']:.3f}, "
       f"{objects_closed['merged']} merges of {objects_closed['true_objects']} cells")
-assert dice_closed > 0.9 and objects_closed["f1"] < 0.6
+assert dice_closed > 0.85 and objects_closed["f1"] < 0.3
 
 # %% [markdown]
 # ## Elastic deformations
@@ -201,8 +202,8 @@ def scores(net: UNet, images, masks, instances) -> dict:
     return {"dice": metrics.dice(pred, masks, 2)[1], "pred": pred, **found}
 
 
-plain = scores(train(weight_map=False, elastic=False), test_x, test_y, test_i)
-weighted = scores(train(weight_map=True, elastic=False), test_x, test_y, test_i)
+plain_net, weighted_net = train(weight_map=False, elastic=False), train(weight_map=True, elastic=False)
+plain, weighted = scores(plain_net, test_x, test_y, test_i), scores(weighted_net, test_x, test_y, test_i)
 for name, s in (("plain cross-entropy", plain), ("with the weight map", weighted)):
     print(f"{name:20s}: pixel Dice {s['dice']:.3f}  object F1 {s['f1']:.3f}  merged {s['merged']:2d}  "
           f"split {s['split']:2d}  ({s['pred_objects']} objects found, {s['true_objects']} true)")
@@ -230,20 +231,34 @@ image_grid(FIGURES / "merged_vs_separated.png",
 # %% [markdown]
 # ## Elastic deformations on a small training set
 #
-# With 16 training images the network soon knows them by heart. Elastic deformations show it
-# new cell shapes at every step; same network, same weight map, same steps:
+# With 16 training images a network soon knows them by heart: it scores better on them
+# than on new ones. Elastic deformations show it new cell shapes at every step. Same
+# network, same weight map, same steps, now with the deformations; we score both networks
+# on the training images and on the test images and compare the **gap** between the two.
 
 # %%
-elastic = scores(train(weight_map=True, elastic=True), test_x, test_y, test_i)
-print(f"{'weight map + elastic':20s}: pixel Dice {elastic['dice']:.3f}  object F1 {elastic['f1']:.3f}  "
-      f"merged {elastic['merged']:2d}  split {elastic['split']:2d}")
+elastic_net = train(weight_map=True, elastic=True)
+elastic = scores(elastic_net, test_x, test_y, test_i)
+rows = []
+for name, net, test in (("weight map", weighted_net, weighted), ("weight map + elastic", elastic_net, elastic)):
+    seen = scores(net, train_x, train_y, train_i)
+    rows.append(seen["f1"] - test["f1"])
+    print(f"{name:20s}: object F1 on the training images {seen['f1']:.3f}, on new images {test['f1']:.3f} "
+          f"(gap {seen['f1'] - test['f1']:+.3f});  pixel Dice on new images {test['dice']:.3f}")
+assert rows[1] < rows[0]           # the deformed training set is memorised less
+
+# %% [markdown]
+# In a run this short the deformations mostly close the gap: the network fits its 16
+# images less closely and what it learned carries over to new images about as well as
+# what it fitted. The paper trained for hours on 30 images; there the deformations are
+# what lets the network learn invariance to the shapes cells take, without seeing them.
 
 # %% [markdown]
 # ## What to remember
 #
 # - Touching objects need a gap in the label, and a loss that cares about it: U-Net's weight
 #   map puts up to $1 + w_0$ on the pixels between two cells, $w_c$ on the rest.
-# - Pixel scores cannot see a merge (closing every gap keeps Dice above 0.9); object scores
+# - Pixel scores cannot see a merge (closing every gap keeps Dice near 0.9); object scores
 #   (components matched at IoU ≥ 0.5) can.
 # - Elastic deformations move image and labels together: bilinear for the image, nearest
 #   for the labels, one smooth random field for both.

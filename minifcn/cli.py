@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     D = TrainConfig()   # the defaults a run gets for options not given
     t = sub.add_parser("train", help="train a segmentation network (default: small U-Net, synthetic shapes, CPU)")
     t.add_argument("--model", default="unet", choices=MODEL_NAMES, help="network to train (default: %(default)s)")
-    t.add_argument("--data", default=None, help="folder with images/ and masks/ (default: synthetic shapes)")
+    t.add_argument("--data", default=None, help="'shapes' (synthetic shapes), 'cells' (synthetic touching cells, "
+                   "with object scores), or a folder with images/ and masks/ (default: shapes)")
     t.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where to train (default: %(default)s)")
     t.add_argument("--epochs", type=int, default=None, help=f"passes over the training set (default: {D.epochs})")
     t.add_argument("--batch-size", type=int, default=None, help=f"images per step (default: {D.batch_size})")
@@ -63,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--exercises", default=None, metavar="DIR",
                    help="run the network on your own im2col, col2im and max pooling from this workbook "
                         "(they must pass 'minifcn exercises check'; default: the library's own)")
+    t.add_argument("--no-weight-map", dest="weight_map", action="store_false",
+                   help="--data cells: plain cross-entropy instead of U-Net's border weight map (default: the weight map)")
+    t.add_argument("--w0", type=float, default=None, help="--data cells: border weight w0 (default: 10)")
+    t.add_argument("--sigma", type=float, default=None, help="--data cells: border width sigma in px (default: 5)")
+    t.add_argument("--no-elastic", dest="elastic", action="store_false",
+                   help="--data cells: no elastic deformations in the augmentation (default: elastic on)")
+    t.add_argument("--border", action="store_true",
+                   help="--data cells: a third class for the lines between touching cells (default: two classes)")
 
     pr = sub.add_parser("predict", help="predict masks for images with a trained checkpoint")
     pr.add_argument("checkpoint", help="a training checkpoint (best.npz or last.npz of a run)")
@@ -72,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="metrics of a checkpoint on a folder data set")
     ev.add_argument("checkpoint", help="a training checkpoint (best.npz or last.npz of a run)")
-    ev.add_argument("--data", required=True, help="folder with images/ and masks/ (required)")
+    ev.add_argument("--data", required=True, help="folder with images/ and masks/, or 'cells' "
+                    "(64 new synthetic cells images, with object scores) (required)")
     ev.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where to run (default: %(default)s)")
 
     ar = sub.add_parser("arith", help="output size of a convolution, transposed convolution or pooling")
@@ -124,6 +134,7 @@ def _train(args: argparse.Namespace) -> int:
                        ("depth", "depth"), ("seed", "seed")):
         if getattr(args, arg) is not None:
             setattr(cfg, field, getattr(args, arg))
+    _cells_options(args, cfg)
     cfg.check()
     print(f"training {cfg.model} on {cfg.data or 'synthetic shapes'} ({cfg.device}); run directory {cfg.out}")
     try:
@@ -137,6 +148,9 @@ def _train(args: argparse.Namespace) -> int:
     last = history[-1]
     print(f"done: val mean Dice {last['val_dice']:.3f}, IoU {last['val_iou']:.3f}, "
           f"pixel accuracy {last['val_pixel_accuracy']:.3f}")
+    if "val_object_f1" in last:
+        print(f"objects: F1 {last['val_object_f1']:.3f} (precision {last['val_object_precision']:.3f}, recall "
+              f"{last['val_object_recall']:.3f}), merged {last['val_merged']}, split {last['val_split']}")
     print(f"pictures: {Path(cfg.out) / 'curves.png'}, {Path(cfg.out) / 'predictions.png'}; "
           f"checkpoints: {Path(cfg.out) / 'best.npz'}, {Path(cfg.out) / 'last.npz'}")
     return 0
@@ -176,14 +190,14 @@ def _eval(args: argparse.Namespace) -> int:
 
     import minifcn as mf
     from . import metrics
-    from .data import FolderDataset
     from .train import load_model
     model, cfg, ckpt = load_model(args.checkpoint, args.device)
-    ds = FolderDataset(args.data, num_classes=int(ckpt["num_classes"]), image_size=cfg.image_size)
+    ds = _eval_data(args, cfg, ckpt)
     k = int(ckpt["num_classes"])
-    preds, targets = [], []
+    preds, targets, instances = [], [], []
     for i in range(len(ds)):
-        image, mask = ds[i]
+        image, mask, *inst = ds[i]
+        instances += inst
         with mf.no_grad():
             preds.append(mf.backend.to_numpy(model(mf.tensor(image[None], device=args.device)).data.argmax(axis=1))[0])
         targets.append(mask)
@@ -196,7 +210,29 @@ def _eval(args: argparse.Namespace) -> int:
     for c in range(k):
         print(f"{c:>5}  {dice[c]:7.4f}  {iou[c]:7.4f}  {hd95[c]:9.2f}")
     print(f"{'mean':>5}  {np.nanmean(dice):7.4f}  {np.nanmean(iou):7.4f}  {np.nanmean(hd95):9.2f}")
+    if instances:
+        obj = metrics.object_scores(pred, np.stack(instances))
+        print(f"objects (connected components matched at IoU >= 0.5): {obj['true_objects']} true, "
+              f"{obj['pred_objects']} predicted; precision {obj['precision']:.4f}, recall {obj['recall']:.4f}, "
+              f"F1 {obj['f1']:.4f}; merged {obj['merged']}, split {obj['split']}")
     return 0
+
+
+def _eval_data(args: argparse.Namespace, cfg: Any, ckpt: dict) -> Any:
+    """``--data cells``: 64 synthetic cells images from a seed the training never used; else a folder."""
+    if args.data == "cells":
+        from .data import SyntheticCells
+        return SyntheticCells(64, image_size=cfg.image_size, seed=cfg.seed + 10_000, border=cfg.border)
+    from .data import FolderDataset
+    return FolderDataset(args.data, num_classes=int(ckpt["num_classes"]), image_size=cfg.image_size)
+
+
+def _cells_options(args: argparse.Namespace, cfg: Any) -> None:
+    """The train options of the cells data set (weight map, elastic deformations, border class)."""
+    cfg.weight_map, cfg.elastic, cfg.border = args.weight_map, args.elastic, args.border
+    for arg in ("w0", "sigma"):
+        if getattr(args, arg) is not None:
+            setattr(cfg, arg, getattr(args, arg))
 
 
 def _arith(args: argparse.Namespace) -> int:

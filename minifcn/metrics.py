@@ -33,7 +33,7 @@ from . import backend
 from .checks import check_label_range, unwrap
 
 __all__ = ["confusion_matrix", "pixel_accuracy", "dice", "iou", "mean_dice", "mean_iou",
-           "summary", "hausdorff_distance"]
+           "summary", "hausdorff_distance", "connected_components", "object_scores"]
 
 
 # ----------------------------------------------------------------------------- checks
@@ -295,3 +295,98 @@ def hausdorff_distance(pred: Any, target: Any, percentile: float = 100,
     q = float(percentile)
     return float(_host_scalar(xp.maximum(xp.percentile(d_p_to_t, q),
                                          xp.percentile(d_t_to_p, q))))
+
+
+# ------------------------------------------------------------------ object-level scores
+#
+# Pixel scores cannot tell one blob covering two touching cells from two separated cells:
+# the two predictions differ in a handful of gap pixels. Object scores count cells: cut the
+# predicted mask into connected components, match them one-to-one to the true instances
+# at IoU >= 0.5, and count what matched, what was merged and what was split.
+
+def connected_components(mask: Any, connectivity: int = 1) -> tuple[np.ndarray, int]:
+    """Label the connected components of a boolean mask (H, W), or of each image of (N, H, W)
+    separately: -> (labels int64 of the same shape, 0 = background, numbered 1..count
+    across the batch; count). ``connectivity`` 1: 4-neighbours, 2: 8-neighbours.
+    Host result (SciPy's ``ndimage.label``; one call for the whole batch, with a structure
+    that does not connect neighbouring images)."""
+    import scipy.ndimage as nd
+    mask = backend.to_numpy(_as_array(mask, "mask")).astype(bool)
+    if mask.ndim not in (2, 3):
+        raise ValueError(f"mask of shape {mask.shape} is not valid; use (H, W) or (N, H, W)")
+    if connectivity not in (1, 2):
+        raise ValueError(f"connectivity={connectivity!r} is not valid; use 1 (4-neighbours) or 2 (8-neighbours)")
+    structure = nd.generate_binary_structure(2, connectivity)
+    if mask.ndim == 3:
+        structure = np.stack([np.zeros_like(structure), structure, np.zeros_like(structure)])
+    labels, count = nd.label(mask, structure=structure)
+    return labels.astype(np.int64), int(count)
+
+
+def _batch_instances(instances: np.ndarray) -> np.ndarray:
+    """Instance maps (N, H, W) renumbered so that no two images share a label (0 stays 0)."""
+    if instances.ndim == 2:
+        return instances.astype(np.int64)
+    top = instances.reshape(len(instances), -1).max(axis=1) if instances.size else np.zeros(0, np.int64)
+    offsets = np.concatenate([[0], np.cumsum(top)[:-1]]).astype(np.int64)
+    return np.where(instances > 0, instances + offsets[:, None, None], 0)
+
+
+def object_scores(pred: Any, target_instances: Any, foreground: int = 1, threshold: float = 0.5,
+                  connectivity: int = 1) -> dict[str, Any]:
+    """Object-level precision, recall and F1, and the counts of merged and split objects.
+
+    pred: label maps (H, W) or (N, H, W); the predicted objects are the connected components
+    of ``pred == foreground`` (a boolean pred: of its True pixels). target_instances: integer
+    instance maps of the same shape (0 background, one label per object). With IoU the
+    intersection over union of two objects' pixel sets:
+
+    - a *match* pairs one predicted and one true object with IoU >= ``threshold``, one-to-one
+      (greedily by decreasing IoU; above 0.5 a pair can only match one way anyway);
+      tp = matches, fp = predicted objects left over, fn = true objects left over;
+      precision = tp / (tp + fp), recall = tp / (tp + fn), F1 = 2 tp / (2 tp + fp + fn);
+    - *merged*: predicted objects that hold most (>= half the pixels) of two or more true
+      objects (one blob over two touching cells counts once);
+    - *split*: true objects of which two or more predicted objects lie mostly (>= half of
+      their pixels) inside.
+
+    Returns a dict with "tp", "fp", "fn", "merged", "split", "pred_objects", "true_objects"
+    (ints) and "precision", "recall", "f1" (floats; NaN for 0/0). Host computation.
+    """
+    pred = backend.to_numpy(_as_array(pred, "pred"))
+    true = backend.to_numpy(_as_array(target_instances, "target_instances"))
+    if pred.shape != true.shape or pred.ndim not in (2, 3):
+        raise ValueError(f"pred {pred.shape} and target_instances {true.shape} must have one shape, "
+                         "(H, W) or (N, H, W)")
+    _check_labels(true, "target_instances")
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold={threshold!r} is not valid; use an IoU in (0, 1]")
+    objects, n_pred = connected_components(pred if pred.dtype == bool else pred == foreground, connectivity)
+    true = _batch_instances(true)
+    present = np.unique(true)
+    present = present[present > 0]
+    true = np.searchsorted(np.concatenate([[0], present]), true)     # 1..T, consecutive
+    n_true = len(present)
+    # overlap[p, t] = pixels in predicted object p and true object t (row/column 0: background)
+    overlap = np.bincount((objects * (n_true + 1) + true).ravel(),
+                          minlength=(n_pred + 1) * (n_true + 1)).reshape(n_pred + 1, n_true + 1)
+    inter = overlap[1:, 1:].astype(np.float64)
+    size_p, size_t = overlap[1:].sum(axis=1), overlap[:, 1:].sum(axis=0)
+    union = size_p[:, None] + size_t[None, :] - inter
+    iou_pt = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    tp, used_p, used_t = 0, set(), set()
+    pairs = sorted(zip(*np.nonzero(iou_pt >= threshold)), key=lambda pt: -iou_pt[pt])
+    for p, t in pairs:          # a loop over candidate pairs (objects), not pixels
+        if p not in used_p and t not in used_t:
+            used_p.add(p)
+            used_t.add(t)
+            tp += 1
+    fp, fn = n_pred - tp, n_true - tp
+    merged = int(((inter >= 0.5 * size_t[None, :]).sum(axis=1) >= 2).sum())
+    split = int(((inter >= 0.5 * size_p[:, None]).sum(axis=0) >= 2).sum())
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if b else math.nan
+    return {"tp": tp, "fp": fp, "fn": fn, "merged": merged, "split": split,
+            "pred_objects": n_pred, "true_objects": n_true,
+            "precision": ratio(tp, tp + fp), "recall": ratio(tp, tp + fn), "f1": ratio(2 * tp, 2 * tp + fp + fn)}

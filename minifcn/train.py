@@ -34,6 +34,8 @@ from . import nn, optim
 from . import gpu
 from .checkpoint import load, save
 from .data import Compose, DataLoader, FolderDataset, SyntheticShapes, random_flip, random_rot90, random_split
+from .data import SyntheticCells, random_elastic
+from .data.weightmap import border_weight_map
 from .models import MODELS
 from .plotting import image_grid, pyplot
 
@@ -46,7 +48,7 @@ class TrainingDiverged(RuntimeError):
 class TrainConfig:
     """Everything that defines a run (saved as ``config.json`` and inside each checkpoint)."""
     model: str = "unet"
-    data: str | None = None          # a folder data set; None: the synthetic shapes
+    data: str | None = None          # None or "shapes": synthetic shapes; "cells": touching cells; else a folder
     num_classes: int = 3             # synthetic set only (a folder data set knows its own)
     samples: int = 320               # synthetic set only: images generated
     image_size: int = 64
@@ -63,6 +65,12 @@ class TrainConfig:
     device: str = "cpu"
     seed: int = 0
     out: str = "runs/unet"
+    # the cells data set only: U-Net's border weight map in the cross-entropy, elastic deformations
+    weight_map: bool = True
+    w0: float = 10.0
+    sigma: float = 5.0
+    elastic: bool = True
+    border: bool = False             # a third class for the lines between touching cells
 
     def check(self) -> "TrainConfig":
         if self.model not in MODELS:
@@ -96,7 +104,10 @@ def build_model(cfg: TrainConfig, in_channels: int, num_classes: int) -> nn.Modu
 
 def build_data(cfg: TrainConfig) -> tuple[Any, Any, int, int]:
     """(train set, validation set, channels, classes)."""
-    if cfg.data is None:
+    if cfg.data == "cells":
+        ds = SyntheticCells(cfg.samples, image_size=cfg.image_size, seed=cfg.seed, border=cfg.border)
+        channels, classes = ds.channels, ds.num_classes
+    elif cfg.data in (None, "shapes"):
         ds = SyntheticShapes(cfg.samples, image_size=cfg.image_size, num_classes=cfg.num_classes, seed=cfg.seed)
         channels, classes = ds.channels, cfg.num_classes
     else:
@@ -109,13 +120,13 @@ def build_data(cfg: TrainConfig) -> tuple[Any, Any, int, int]:
     return train_set, val_set, channels, classes
 
 
-def segmentation_loss(kind: str, logits: mf.Tensor, target: Any) -> mf.Tensor:
-    """Pixel-wise cross-entropy, soft Dice, or their sum."""
+def segmentation_loss(kind: str, logits: mf.Tensor, target: Any, weight_map: Any = None) -> mf.Tensor:
+    """Pixel-wise cross-entropy (weighted per pixel by ``weight_map`` if given), soft Dice, or their sum."""
     if kind == "ce":
-        return F.cross_entropy(logits, target)
+        return F.cross_entropy(logits, target, weight_map=weight_map)
     if kind == "dice":
         return F.dice_loss(logits, target)
-    return F.cross_entropy(logits, target) + F.dice_loss(logits, target)
+    return F.cross_entropy(logits, target, weight_map=weight_map) + F.dice_loss(logits, target)
 
 
 def make_schedule(cfg: TrainConfig, opt: optim.Optimizer, steps: int) -> Any:
@@ -133,10 +144,10 @@ def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str
     prediction and truth is left out), ``dice_fg`` averages the foreground classes only.
     """
     model.eval()
-    cm = None
+    cm = objects = None
     total, count = 0.0, 0
     with mf.no_grad():
-        for images, masks in loader:
+        for images, masks, *instances in loader:
             gpu.check_labels_on_host(masks, num_classes, allowed=(-100,) if loss == "ce" else ())
             x, y = mf.tensor(images, device=device), backend.to_device(masks, device)
             with gpu.deferred_checks():  # no host sync per batch: the loss sum stays on the device
@@ -146,14 +157,54 @@ def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str
                 pred = logits.data.argmax(axis=1)
                 part = metrics.confusion_matrix(pred, y, num_classes)
             cm = part if cm is None else cm + part
+            if instances:   # a data set with instance maps (cells): count objects too (on the host)
+                found = metrics.object_scores(pred, instances[0])
+                objects = found if objects is None else {k: objects[k] + found[k] for k in _OBJECT_COUNTS}
     total = float(backend.to_numpy(total))
     model.train()
     scores = metrics.scores_from_confusion(cm)
-    return {"loss": total / count, "pixel_accuracy": scores["pixel_accuracy"], "dice": scores["mean_dice"],
-            "dice_fg": scores["mean_dice_fg"], "iou": scores["mean_iou"]}
+    out = {"loss": total / count, "pixel_accuracy": scores["pixel_accuracy"], "dice": scores["mean_dice"],
+           "dice_fg": scores["mean_dice_fg"], "iou": scores["mean_iou"]}
+    if objects is not None:
+        out.update(_object_summary(objects))
+    return out
+
+
+_OBJECT_COUNTS = ("tp", "fp", "fn", "merged", "split")
+
+
+def _object_summary(counts: dict) -> dict:
+    """Object precision, recall, F1 and the merge/split counts from summed counts."""
+    tp, fp, fn = counts["tp"], counts["fp"], counts["fn"]
+    return {"object_precision": tp / (tp + fp) if tp + fp else math.nan,
+            "object_recall": tp / (tp + fn) if tp + fn else math.nan,
+            "object_f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else math.nan,
+            "merged": counts["merged"], "split": counts["split"]}
+
+
+def _prepare_batch(cfg: TrainConfig, augment: Callable | None, rng: np.random.Generator, images: Any,
+                   masks: Any, instances: list) -> tuple[Any, Any, Any]:
+    """Augment a batch and, for a data set with instance maps, make U-Net's weight map.
+
+    Masks and instance maps are stacked (N, 2, H, W) so that one augmentation moves both
+    the same way; the weight map is computed after it, from the deformed instances.
+    """
+    if not instances:
+        if augment is not None:
+            images, masks = augment(rng, images, masks)
+        return images, masks, None
+    labels = np.stack([masks, instances[0]], axis=1)
+    if augment is not None:
+        images, labels = augment(rng, images, labels)
+    masks = np.ascontiguousarray(labels[:, 0])
+    if not cfg.weight_map:
+        return images, masks, None
+    return images, masks, border_weight_map(labels[:, 1], cfg.w0, cfg.sigma, mask=masks)
 
 
 def _augment(cfg: TrainConfig) -> Callable | None:
+    if cfg.augment and cfg.data == "cells" and cfg.elastic:
+        return Compose([random_flip, random_rot90, random_elastic])
     return Compose([random_flip, random_rot90]) if cfg.augment else None
 
 
@@ -239,17 +290,19 @@ def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: b
         b = start_batch
         try:
             train_loader.set_epoch(epoch)
-            for b, (images, masks) in enumerate(train_loader):
+            for b, (images, masks, *instances) in enumerate(train_loader):
                 if b < start_batch:
                     continue
                 if on_batch is not None:
                     on_batch(epoch, b)
-                if augment is not None:
-                    images, masks = augment(np.random.default_rng([cfg.seed, epoch, b]), images, masks)
+                images, masks, weights = _prepare_batch(cfg, augment, np.random.default_rng([cfg.seed, epoch, b]),
+                                                        images, masks, instances)
                 gpu.check_labels_on_host(masks, classes, allowed=(-100,) if cfg.loss == "ce" else ())
                 x, y = mf.tensor(images, device=cfg.device), backend.to_device(masks, cfg.device)
+                if weights is not None:
+                    weights = backend.to_device(weights, cfg.device)
                 with gpu.deferred_checks():  # labels checked on the host: no device check syncs
-                    loss = segmentation_loss(cfg.loss, model(x), y)
+                    loss = segmentation_loss(cfg.loss, model(x), y, weights)
                 value = float(loss.item())                  # the step's one host sync
                 if not math.isfinite(value):
                     raise TrainingDiverged(
@@ -278,10 +331,13 @@ def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: b
         record = {"epoch": epoch + 1, "train_loss": partial["loss_sum"] / max(partial["batches"], 1),
                   "val_loss": val["loss"], "val_pixel_accuracy": val["pixel_accuracy"], "val_dice": val["dice"],
                   "val_dice_fg": val["dice_fg"], "val_iou": val["iou"], "lr": opt.lr, "seconds": round(seconds, 3)}
+        record.update({f"val_{k}": v for k, v in val.items() if k.startswith("object_") or k in ("merged", "split")})
         history.append(record)
         partial = {"loss_sum": 0.0, "batches": 0, "seconds": 0.0}
+        objects = (f"  object F1 {val['object_f1']:.3f} (merged {val['merged']}, split {val['split']})"
+                   if "object_f1" in val else "")
         log(f"epoch {epoch + 1:3d}/{cfg.epochs}  train loss {record['train_loss']:.4f}  val loss {val['loss']:.4f}  "
-            f"acc {val['pixel_accuracy']:.3f}  dice {val['dice']:.3f}  iou {val['iou']:.3f}  ({seconds:.1f} s)")
+            f"acc {val['pixel_accuracy']:.3f}  dice {val['dice']:.3f}  iou {val['iou']:.3f}{objects}  ({seconds:.1f} s)")
         save_last(epoch + 1, 0)
         if record["val_dice"] > best:
             best = record["val_dice"]

@@ -4,6 +4,8 @@ Everything here lives on the host as NumPy arrays (images float32 (N, C, H, W) i
 masks int64 (N, H, W)); the training loop moves each batch to the device.
 """
 from .augment import Compose, random_crop, random_flip, random_rot90, rot90
+from .augment import elastic_field, random_elastic, warp
+from .cells import SyntheticCells
 from .folder import (DEFAULT_PALETTE, DataError, FolderDataset, load_palette, read_image,
                      read_mask, save_image_png, save_mask_png, write_example_folder)
 from .loader import ArrayDataset, DataLoader, Subset, random_split
@@ -17,4 +19,5 @@ __all__ = [
     "save_image_png", "save_mask_png", "write_example_folder",
     "ArrayDataset", "DataLoader", "Subset", "random_split",
     "Compose", "random_flip", "random_rot90", "random_crop", "rot90",
+    "SyntheticCells", "elastic_field", "random_elastic", "warp",
 ]

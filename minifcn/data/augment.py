@@ -129,3 +129,92 @@ class Compose:
     def __repr__(self) -> str:
         names = ", ".join(getattr(t, "__name__", None) or repr(t) for t in self.transforms)
         return f"Compose([{names}])"
+
+
+# ---- elastic deformation (U-Net paper, section 3.1) -----------------------------------------
+def cubic_matrix(size: int, points: int) -> np.ndarray:
+    """(size, points) matrix that interpolates ``points`` values, spread evenly from pixel 0
+    to pixel size - 1, to every pixel with the cubic convolution kernel (Keys, a = -1/2):
+    ``values_at_pixels = M @ values_at_points``. Points beyond the ends repeat the end values.
+
+        k(t) = 1.5|t|³ - 2.5|t|² + 1            for |t| <= 1
+             = -0.5|t|³ + 2.5|t|² - 4|t| + 2    for 1 < |t| < 2,   0 beyond
+    """
+    t = np.linspace(0, points - 1, size)[:, None] if size > 1 else np.zeros((1, 1))
+    j = np.floor(t).astype(np.int64) + np.arange(-1, 3)            # the 4 nearest points
+    d = np.abs(t - j)
+    k = np.where(d <= 1, 1.5 * d ** 3 - 2.5 * d ** 2 + 1,
+                 np.where(d < 2, -0.5 * d ** 3 + 2.5 * d ** 2 - 4 * d + 2, 0.0))
+    out = np.zeros((size, points))
+    np.add.at(out, (np.repeat(np.arange(size), 4), np.clip(j, 0, points - 1).ravel()), k.ravel())
+    return out
+
+
+def elastic_field(rng: np.random.Generator, n: int, height: int, width: int, grid: int = 3,
+                  std: float = 2.0) -> np.ndarray:
+    """Random smooth displacement fields (N, 2, H, W) float64 (row and column shift, in px).
+
+    As in the U-Net paper: displacement vectors on a coarse ``grid`` x ``grid`` lattice drawn
+    from N(0, std²), then interpolated to every pixel by bicubic (cubic convolution)
+    interpolation, ``D = M_rows @ G @ M_colsᵀ``, which makes the field smooth.
+    """
+    if not (isinstance(grid, (int, np.integer)) and grid >= 2):
+        raise ValueError(f"grid={grid!r} is not valid; use an integer >= 2 (points per side)")
+    if not std >= 0:
+        raise ValueError(f"std={std!r} is not valid; use a displacement in px >= 0")
+    coarse = rng.normal(0.0, std, (n, 2, grid, grid))
+    return cubic_matrix(height, grid) @ coarse @ cubic_matrix(width, grid).T
+
+
+def _reflect(xp, x, size: int):
+    """Coordinates mirrored into [0, size - 1] (… 2 1 0 1 2 … size-2 size-1 size-2 …)."""
+    if size == 1:
+        return xp.zeros_like(x)
+    period = 2 * (size - 1)
+    x = xp.abs(x) % period
+    return xp.where(x > size - 1, period - x, x)
+
+
+def warp(a, field, mode: str = "bilinear"):
+    """Sample ``a`` (N, ..., H, W) at the displaced positions: out[n, ..., r, c] =
+    a[n, ..., r + field[n, 0, r, c], c + field[n, 1, r, c]], mirrored at the image edges.
+
+    mode "bilinear" blends the 4 nearest pixels (for images); "nearest" takes the closest
+    pixel (for label maps: labels stay labels, of their dtype). One gather per corner for
+    the whole batch.
+    """
+    if mode not in ("bilinear", "nearest"):
+        raise ValueError(f"mode={mode!r} is not valid; use 'bilinear' (images) or 'nearest' (labels)")
+    xp = array_module(a)
+    n, h, w = a.shape[0], a.shape[-2], a.shape[-1]
+    field = xp.asarray(field)
+    if tuple(field.shape) != (n, 2, h, w):
+        raise ValueError(f"field of shape {tuple(field.shape)} does not fit a of shape {tuple(a.shape)}; "
+                         f"use (N, 2, H, W) = ({n}, 2, {h}, {w})")
+    rows = _reflect(xp, xp.arange(h).reshape(1, h, 1) + field[:, 0], h)     # (N, H, W)
+    cols = _reflect(xp, xp.arange(w).reshape(1, 1, w) + field[:, 1], w)
+    flat = a.reshape(n, -1, h * w)
+
+    def gather(r, c):   # a[n, ..., r, c] for integer (N, H, W) positions
+        index = (r * w + c).reshape(n, 1, h * w)
+        return xp.take_along_axis(flat, xp.broadcast_to(index, (n, flat.shape[1], h * w)), axis=2)
+
+    if mode == "nearest":
+        out = gather(xp.rint(rows).astype(xp.int64), xp.rint(cols).astype(xp.int64))
+        return out.reshape(a.shape)
+    r0, c0 = xp.floor(rows).astype(xp.int64), xp.floor(cols).astype(xp.int64)
+    r1, c1 = xp.minimum(r0 + 1, h - 1), xp.minimum(c0 + 1, w - 1)
+    fr = (rows - r0).reshape(n, 1, h * w).astype(a.dtype)
+    fc = (cols - c0).reshape(n, 1, h * w).astype(a.dtype)
+    top = gather(r0, c0) * (1 - fc) + gather(r0, c1) * fc
+    bottom = gather(r1, c0) * (1 - fc) + gather(r1, c1) * fc
+    return (top * (1 - fr) + bottom * fr).reshape(a.shape)
+
+
+def random_elastic(rng: np.random.Generator, images, masks, grid: int = 3, std: float = 2.0):
+    """Deform each sample by its own random smooth field (:func:`elastic_field`): images
+    bilinearly, masks (or any label maps (N, ..., H, W), e.g. masks and instances stacked)
+    by nearest pixel, so labels stay integers and stay aligned with the image."""
+    n, h, w = _check(images, masks)
+    field = elastic_field(rng, n, h, w, grid, std)
+    return warp(images, field, "bilinear"), warp(masks, field, "nearest")

@@ -152,19 +152,23 @@ class _LabelLoss(Function):
 
 
 class CrossEntropy(_LabelLoss):
-    """ℓ = -w[t] log pₜ,  ∂ℓ/∂log pₜ = -w[t];  the mean divides by Σ w[t] over non-ignored pixels."""
+    """ℓ = -w[t] m log pₜ,  ∂ℓ/∂log pₜ = -w[t] m;  the mean divides by Σ w[t] m over non-ignored
+    pixels (m: the per-pixel weight map, 1 without one)."""
 
-    def __init__(self, labels, weight, ignore_index, reduction):
+    def __init__(self, labels, weight, ignore_index, reduction, weight_map=None):
         super().__init__(labels, ignore_index, reduction)
         self.weight = weight
+        self.weight_map = weight_map
 
     def pixel_loss(self, log_pt, label, valid):
         w = valid if self.weight is None else self.weight[label] * valid
+        if self.weight_map is not None:
+            w = w * self.weight_map
         return -w * log_pt, -w, w
 
 
 def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
-                  reduction: str = "mean") -> Tensor:
+                  reduction: str = "mean", weight_map: Any = None) -> Tensor:
     """Cross-entropy between softmax(logits) over axis 1 and integer labels.
 
     logits (N, K, H, W) or (N, K); target (N, H, W) or (N,), integer labels in [0, K) or
@@ -172,6 +176,9 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
     (0 at ignored pixels). "mean" divides Σℓ by Σ w[t] over the non-ignored pixels (the
     plain count without weights), as PyTorch does; it is NaN when every pixel is ignored.
     "sum" gives Σℓ, "none" ℓ with the target's shape.
+    weight_map (the target's shape, >= 0): a weight per pixel m, multiplying w[t] (U-Net's
+    border weights, see ``minifcn.data.weightmap``): ℓ = -w[t] m log pₜ, and "mean" divides
+    by Σ w[t] m.
     """
     fn = "cross_entropy"
     check_choice("reduction", reduction, REDUCTIONS, fn)
@@ -182,10 +189,22 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
     check_label_range(labels, K, "target", fn, ignore_index)
     if weight is not None:
         weight = _class_vector(weight, logits, K, "weight", fn)
-    return CrossEntropy(labels, weight, ignore_index, reduction)(logits)
+    if weight_map is not None:
+        weight_map = _weight_map(weight_map, logits, labels, fn)
+    return CrossEntropy(labels, weight, ignore_index, reduction, weight_map)(logits)
 
 
-def cross_entropy_simple(logits: Tensor, target: Any, weight: Any = None, ignore_index: int = -100) -> Tensor:
+def _weight_map(weight_map: Any, like: Tensor, labels: Any, fn: str) -> Any:
+    """A per-pixel weight map of the labels' shape, on the logits' device, logits' dtype."""
+    weight_map = _on_device(weight_map, like, "weight_map", fn)
+    if tuple(weight_map.shape) != tuple(labels.shape):
+        raise ValueError(f"{fn}: weight_map shape {tuple(weight_map.shape)} does not match target shape "
+                         f"{tuple(labels.shape)}; use one weight per pixel")
+    return weight_map.astype(like.dtype, copy=False)
+
+
+def cross_entropy_simple(logits: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
+                         weight_map: Any = None) -> Tensor:
     """The same weighted mean cross-entropy, composed from ops a student already knows.
 
     ℓ = -Σ_pixels w[t] log softmax(z)[t] / Σ_pixels w[t]: log_softmax, a one-hot mask that
@@ -201,6 +220,8 @@ def cross_entropy_simple(logits: Tensor, target: Any, weight: Any = None, ignore
     mask = one_hot(xp.where(valid, labels, 0), K, axis=1, dtype=logits.dtype) * xp.expand_dims(valid, 1)
     if weight is not None:
         mask = mask * _class_vector(weight, logits, K, "weight", fn).reshape((1, K) + (1,) * (logits.ndim - 2))
+    if weight_map is not None:
+        mask = mask * xp.expand_dims(_weight_map(weight_map, logits, labels, fn), 1)
     return -(log_softmax(logits, axis=1) * mask).sum() / mask.sum()
 
 

@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 from .. import arith
 from ..autograd import Function, Tensor, as_tensor, is_grad_enabled
 from ..backend import array_module, is_array
+from . import fastconv
 from .im2col import Col2Im, Im2Col, Pair, Padding, col2im, im2col
 
 # Largest column buffer (bytes) built at once; bigger batches are processed in chunks.
@@ -114,6 +115,8 @@ def convolve(x: Any, w: Any, geo: ConvGeometry, keep_cols: bool = False) -> tupl
     Returns (y, cols); cols is the column matrix when ``keep_cols`` and the batch was done
     in one chunk, else None.
     """
+    if fastconv.choose("convolve", x, w, geo):
+        return fastconv.convolve(x, w, geo), None
     xp, G, (OH, OW) = array_module(x), geo.groups, geo.out_size
     N, C_out = x.shape[0], w.shape[0]
     wg = w.reshape(G, C_out // G, -1)                                  # (G, C_out/G, C/G·KH·KW)
@@ -130,6 +133,8 @@ def convolve(x: Any, w: Any, geo: ConvGeometry, keep_cols: bool = False) -> tupl
 
 def convolve_adjoint(y: Any, w: Any, geo: ConvGeometry) -> Any:
     """x = 𝒞ᵀ y: (N, C_out, OH, OW) -> (N, C, H, W), i.e. col2im(W₂ᵀ @ Y)."""
+    if fastconv.choose("adjoint", y, w, geo):
+        return fastconv.convolve_adjoint(y, w, geo)
     xp, G = array_module(y), geo.groups
     N, C_out, C = y.shape[0], w.shape[0], w.shape[1] * geo.groups
     wgT = w.reshape(G, C_out // G, -1).transpose(0, 2, 1)              # (G, C/G·KH·KW, C_out/G)
@@ -149,6 +154,8 @@ def weight_grad(x: Any, y: Any, w: Any, geo: ConvGeometry, cols: Any = None) -> 
     The product is formed as dWᵀ = cols @ Yᵀ: the same numbers, but OpenBLAS runs this
     orientation 1.2-3x faster (two threads, inner dimension n·OH·OW in the tens of thousands).
     """
+    if fastconv.choose("weight_grad", x, w, geo):
+        return fastconv.weight_grad(x, y, geo)
     xp, G, C_out = array_module(x), geo.groups, w.shape[0]
     gwT = xp.zeros((G, w[0].size, C_out // G), dtype=x.dtype)         # (G, C/G·KH·KW, C_out/G)
     spans = [(0, x.shape[0])] if cols is not None else _spans(x.shape[0], _col_bytes(w, geo))

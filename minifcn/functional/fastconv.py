@@ -1,0 +1,380 @@
+"""Fast CPU paths for the three products of a convolution layer (the readable ones: conv.py).
+
+Same three functions, same arguments, same numbers as the im2col reference in conv.py:
+
+    convolve(x, w, geo)          y  = 𝒞 x     (N, C, H, W)      -> (N, C_out, OH, OW)
+    convolve_adjoint(y, w, geo)  x  = 𝒞ᵀ y    (N, C_out, OH, OW) -> (N, C, H, W)
+    weight_grad(x, y, geo)       dW = dL/dW for input x and output gradient y
+
+Each one picks a path for the geometry (``choose``) and otherwise hands the call to the
+reference. Two paths:
+
+**shifted** (NumPy, float32/float64, stride 1, any padding, dilation, groups). No columns.
+Lay the zero-padded input out channel-major and flat, ``xb[c, (n, h, w)]`` on the padded
+grid (N, Hp, Wp). Kernel tap (i, j) reads the pixel ``off = i·DH·Wp + j·DW`` places further
+along that flat axis, so its input matrix is just the *view* ``xb[:, off : off + N·Hp·Wp]``
+(rows one buffer-length apart, columns contiguous), which a BLAS call reads in place:
+
+    yb = Σ_{i,j}  W[:, :, i, j] @ xb[:, off_ij : off_ij + N·Hp·Wp]        (KH·KW GEMMs, β = 1)
+
+``yb`` lives on the same padded grid; the (OH, OW) corner of each image is the output, the
+rest (windows that run over a row or image edge) is discarded. The weight gradient is the
+same views against the output gradient placed on the grid, and the adjoint of a stride-1
+convolution is a stride-1 convolution of the output gradient with the flipped, transposed
+kernel. Memory traffic: one copy of the input into the grid and one copy of the output out
+of it, instead of an im2col buffer KH·KW times the input (302 MB for 8×64×128²) and col2im.
+NumPy's ``matmul`` cannot take these views (it copies them) nor accumulate (β = 1), so the
+GEMMs are called through ``ctypes`` in the OpenBLAS that NumPy ships; without it the path
+is off and the reference runs.
+
+**depthwise** (any array module, groups = C_in = C_out, any stride, padding, dilation).
+A per-channel kernel: KH·KW shifted multiply-adds of strided slices of the padded input,
+instead of im2col followed by C products of one row each.
+
+On NumPy the layout copies and the multiply-adds are split over the batch or the channels
+between threads (NumPy releases the GIL while it copies and computes), so both cores work.
+Set ``enabled = False`` to run the reference everywhere (the benchmark does, for a before
+column).
+"""
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+import numpy as np
+
+from ..backend import array_module
+
+enabled = True
+# the shifted path pays off once each GEMM has an inner dimension (channels per group) this big
+min_channels = 16
+threads = min(4, os.cpu_count() or 1)
+# bytes of one output tile of the shifted GEMMs (kept in the per-core cache across the taps)
+tile_bytes = 2**20
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _parallel(fn: Callable[[int, int], Any], n: int) -> None:
+    """Run fn(a, b) over ``threads`` contiguous parts of range(n), in threads."""
+    parts = min(threads, n)
+    if parts <= 1:
+        fn(0, n)
+        return
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(threads, thread_name_prefix="minifcn-conv")
+    bounds = [n * k // parts for k in range(parts + 1)]
+    futures = [_pool.submit(fn, bounds[k], bounds[k + 1]) for k in range(1, parts)]
+    fn(bounds[0], bounds[1])
+    for f in futures:
+        f.result()
+
+
+# ---- GEMM with leading dimensions and β, from the OpenBLAS NumPy ships ---------------------
+def _find_blas() -> dict:
+    """From NumPy's bundled OpenBLAS: {dtype: cblas_?gemm, "threads": (get, set)}, or {}."""
+    here = os.path.dirname(np.__file__)
+    libs = sorted(glob.glob(os.path.join(here, "..", "numpy.libs", "*openblas*"))
+                  + glob.glob(os.path.join(here, ".dylibs", "*openblas*")))
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix, int_t in (("scipy_", "64_", ctypes.c_int64), ("", "64_", ctypes.c_int64),
+                                      ("scipy_", "", ctypes.c_int), ("", "", ctypes.c_int)):
+            try:
+                found = {np.dtype(np.float32): (getattr(lib, f"{prefix}cblas_sgemm{suffix}"), ctypes.c_float),
+                         np.dtype(np.float64): (getattr(lib, f"{prefix}cblas_dgemm{suffix}"), ctypes.c_double)}
+                get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}")
+                set_ = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}")
+            except AttributeError:
+                continue
+            e, i, p = ctypes.c_int, int_t, ctypes.c_void_p
+            for fn, real in found.values():
+                fn.argtypes = [e, e, e, i, i, i, real, p, i, p, i, real, p, i]
+                fn.restype = None
+            get.argtypes, get.restype, set_.argtypes, set_.restype = [], e, [e], None
+            table: dict = {k: fn for k, (fn, _) in found.items()}
+            table["threads"] = (get, set_)
+            return table
+    return {}
+
+
+_blas: dict | None = None
+
+
+def _gemm_for(dtype: Any) -> Any:
+    global _blas
+    if _blas is None:
+        _blas = _find_blas()
+    return _blas.get(np.dtype(dtype))
+
+
+def _blas_parallel(fn: Callable[[int, int], Any], n: int) -> None:
+    """_parallel with one BLAS thread per caller: our threads split the work, not OpenBLAS."""
+    get, set_ = _blas["threads"]
+    before = get()
+    set_(1)
+    try:
+        _parallel(fn, n)
+    finally:
+        set_(before)
+
+
+_ROW, _N, _T = 101, 111, 112   # CblasRowMajor, CblasNoTrans, CblasTrans
+
+
+def _gemm(fn, M, N, K, a, lda, b, ldb, c, ldc, beta, trans_b=False):
+    """c[:M, :N] = a[:M, :K] @ b[:K, :N] (bᵀ when trans_b) + β·c; a, b, c are byte addresses."""
+    fn(_ROW, _N, _T if trans_b else _N, M, N, K, 1.0, a, lda, b, ldb, beta, c, ldc)
+
+
+# ---- choosing a path ----------------------------------------------------------------------
+def choose(kind: str, x: Any, w: Any, geo: Any) -> str | None:
+    """The fast path ``kind`` ("convolve", "adjoint", "weight_grad") takes for this call, or None.
+
+    ``x`` is the array the product reads (the input, or for "adjoint" the output gradient);
+    ``w`` the weight (C_out, C/G, KH, KW).
+    """
+    if not enabled:
+        return None
+    G = geo.groups
+    C_out, C = w.shape[0], w.shape[1] * G
+    if w.shape[1] == 1 and C_out == G:                       # depthwise, no channel multiplier
+        return "depthwise" if C > 1 else None
+    if array_module(x) is not np or geo.stride != (1, 1) or _gemm_for(x.dtype) is None or x.size == 0:
+        return None
+    k_inner = C_out // G if kind == "adjoint" else C // G
+    if min(C // G, C_out // G) < min_channels and k_inner < 2 * min_channels:
+        return None
+    if kind == "adjoint" and min(_adjoint_padding(geo)[0] + _adjoint_padding(geo)[1]) < 0:
+        return None
+    return "shifted"
+
+
+def _reference():
+    from . import conv
+    return conv
+
+
+def convolve(x: Any, w: Any, geo: Any) -> Any:
+    """y = 𝒞 x, (N, C, H, W) -> (N, C_out, OH, OW) for w (C_out, C/G, KH, KW): as conv.convolve."""
+    path = choose("convolve", x, w, geo)
+    if path == "depthwise":
+        return _dw_forward(x, w, geo)
+    if path == "shifted":
+        return _shifted(x, w, geo.padding, geo.dilation, geo.groups, geo.out_size)
+    return _reference().convolve(x, w, geo)[0]
+
+
+def convolve_adjoint(y: Any, w: Any, geo: Any) -> Any:
+    """x = 𝒞ᵀ y, (N, C_out, OH, OW) -> (N, C, H, W): as conv.convolve_adjoint."""
+    path = choose("adjoint", y, w, geo)
+    if path == "depthwise":
+        return _dw_adjoint(y, w, geo)
+    if path == "shifted":
+        return _shifted(y, _flip(w, geo.groups), _adjoint_padding(geo), geo.dilation, geo.groups, geo.in_size)
+    return _reference().convolve_adjoint(y, w, geo)
+
+
+def weight_grad(x: Any, y: Any, geo: Any) -> Any:
+    """dL/dW (C_out, C/G, KH, KW) for input x (N, C, H, W) and dL/dy = y: as conv.weight_grad."""
+    xp, G = array_module(x), geo.groups
+    w_shape = (y.shape[1], x.shape[1] // G) + tuple(geo.kernel)
+    w = xp.empty(w_shape, dtype=x.dtype)          # only its shape and dtype are read
+    path = choose("weight_grad", x, w, geo)
+    if path == "depthwise":
+        return _dw_weight_grad(x, y, geo)
+    if path == "shifted":
+        return _shifted_weight_grad(x, y, w_shape, geo)
+    return _reference().weight_grad(x, y, w, geo)
+
+
+# ---- the shifted path ---------------------------------------------------------------------
+def _adjoint_padding(geo: Any) -> tuple:
+    """Padding of the stride-1 convolution of dL/dy that gives dL/dx (negative: does not apply)."""
+    (KH, KW), (DH, DW), (H, W), (OH, OW) = geo.kernel, geo.dilation, geo.in_size, geo.out_size
+    (pt, _), (pl, _) = geo.padding
+    top, left = DH * (KH - 1) - pt, DW * (KW - 1) - pl
+    return (top, H - OH + pt), (left, W - OW + pl)
+
+
+def _flip(w: Any, G: int) -> Any:
+    """The kernel of the adjoint: per group, channels in and out swapped and taps reversed."""
+    C_out, Cg, KH, KW = w.shape
+    wg = w.reshape(G, C_out // G, Cg, KH, KW)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+    return wg.reshape(G * Cg, C_out // G, KH, KW)
+
+
+def _to_grid(x: Any, padding: tuple, rows: int, cols: int, tail: int) -> tuple:
+    """x (N, C, H, W) copied into a zeroed (C, N·rows·cols + tail) buffer at offset (top, left)."""
+    N, C, H, W = x.shape
+    (pt, _), (pl, _) = padding
+    L = N * rows * cols
+    buf = np.empty((C, L + tail), dtype=x.dtype)
+    grid = buf[:, :L].reshape(C, N, rows, cols)
+    h, w = H, W
+
+    def fill(a: int, b: int) -> None:
+        g = grid[a:b]
+        g[:, :, :pt] = 0
+        g[:, :, pt + h:] = 0
+        g[:, :, pt:pt + h, :pl] = 0
+        g[:, :, pt:pt + h, pl + w:] = 0
+        g[:, :, pt:pt + h, pl:pl + w] = x[:, a:b].transpose(1, 0, 2, 3)
+        buf[a:b, L:] = 0
+    _parallel(fill, C)
+    return buf, L
+
+
+def _shifted(x: Any, w: Any, padding: tuple, dilation: tuple, G: int, out_size: tuple) -> Any:
+    """Stride-1 convolution by KH·KW GEMMs on shifted views of the flat padded input."""
+    N, C, H, W = x.shape
+    C_out, Cg, KH, KW = w.shape
+    (pt, pb), (pl, pr) = padding
+    (DH, DW), (OH, OW) = dilation, out_size
+    rows, cols = max(H + pt + pb, OH + DH * (KH - 1)), max(W + pl + pr, OW + DW * (KW - 1))
+    tail = DH * (KH - 1) * cols + DW * (KW - 1)
+    xb, L = _to_grid(x, padding, rows, cols, tail)
+    R = L + tail
+    Og = C_out // G
+    wt = np.ascontiguousarray(w.transpose(2, 3, 0, 1))            # (KH, KW, C_out, C/G)
+    yb = np.empty((C_out, L), dtype=x.dtype)
+    fn, s = _gemm_for(x.dtype), x.itemsize
+    xa, wa, ya = xb.ctypes.data, wt.ctypes.data, yb.ctypes.data
+    # tiles of output columns small enough that a tile of yb stays in cache over the KH·KW GEMMs
+    T = min(L, max(512, tile_bytes // (Og * s)))
+    tiles = -(-L // T)
+
+    def gemms(t0: int, t1: int) -> None:
+        for a in range(t0 * T, min(t1 * T, L), T):
+            n = min(T, L - a)
+            for i in range(KH):
+                for j in range(KW):
+                    off, beta = i * DH * cols + j * DW, 0.0 if i == j == 0 else 1.0
+                    for g in range(G):
+                        _gemm(fn, Og, n, Cg, wa + s * (((i * KW + j) * C_out + g * Og) * Cg), Cg,
+                              xa + s * (g * Cg * R + off + a), R, ya + s * (g * Og * L + a), L, beta)
+    _blas_parallel(gemms, tiles)
+    y = np.empty((N, C_out, OH, OW), dtype=x.dtype)
+    grid = yb.reshape(C_out, N, rows, cols)
+
+    def crop(a: int, b: int) -> None:
+        y[:, a:b] = grid[a:b, :, :OH, :OW].transpose(1, 0, 2, 3)
+    _parallel(crop, C_out)
+    return y
+
+
+def _shifted_weight_grad(x: Any, y: Any, w_shape: tuple, geo: Any) -> Any:
+    """dW[:, :, i, j] = Σ_p dy_grid[:, p] · xb[:, p + off_ij]: the same views, K = N·Hp·Wp."""
+    N, C, H, W = x.shape
+    C_out, Cg, KH, KW = w_shape
+    G, (DH, DW), (OH, OW) = geo.groups, geo.dilation, geo.out_size
+    (pt, pb), (pl, pr) = geo.padding
+    rows, cols = max(H + pt + pb, OH + DH * (KH - 1)), max(W + pl + pr, OW + DW * (KW - 1))
+    tail = DH * (KH - 1) * cols + DW * (KW - 1)
+    xb, L = _to_grid(x, geo.padding, rows, cols, tail)
+    yb, _ = _to_grid(y, ((0, 0), (0, 0)), rows, cols, 0)          # dL/dy at the grid's corner
+    R = L + tail
+    Og = C_out // G
+    parts = min(threads, max(1, L // 4096))
+    gwT = np.empty((parts, KH, KW, G, Cg, Og), dtype=x.dtype)    # dWᵀ: OpenBLAS runs it faster
+    fn, s = _gemm_for(x.dtype), x.itemsize
+    xa, ya, ga = xb.ctypes.data, yb.ctypes.data, gwT.ctypes.data
+
+    def gemms(p0: int, p1: int) -> None:       # part p sums the columns [L·p/parts, L·(p+1)/parts)
+        for p in range(p0, p1):
+            a, n = L * p // parts, L * (p + 1) // parts - L * p // parts
+            for i in range(KH):
+                for j in range(KW):
+                    off = i * DH * cols + j * DW
+                    for g in range(G):
+                        _gemm(fn, Cg, Og, n, xa + s * (g * Cg * R + off + a), R, ya + s * (g * Og * L + a), L,
+                              ga + s * ((((p * KH + i) * KW + j) * G + g) * Cg * Og), Og, 0.0, trans_b=True)
+    _blas_parallel(gemms, parts)
+    gwT = gwT.sum(axis=0)
+    return np.ascontiguousarray(gwT.transpose(2, 4, 3, 0, 1).reshape(C_out, Cg, KH, KW))
+
+
+# ---- the depthwise path -------------------------------------------------------------------
+def _taps(geo: Any) -> list:
+    """(i, j, rows, cols) per kernel tap: the strided slices of the padded input it reads."""
+    (KH, KW), (SH, SW), (DH, DW), (OH, OW) = geo.kernel, geo.stride, geo.dilation, geo.out_size
+    return [(i, j, slice(i * DH, i * DH + SH * (OH - 1) + 1, SH), slice(j * DW, j * DW + SW * (OW - 1) + 1, SW))
+            for i in range(KH) for j in range(KW)]
+
+
+def _padded_size(geo: Any) -> tuple:
+    """(rows, cols) of the zero-padded input, large enough for every window."""
+    (KH, KW), (SH, SW), (DH, DW), (OH, OW) = geo.kernel, geo.stride, geo.dilation, geo.out_size
+    (pt, pb), (pl, pr) = geo.padding
+    H, W = geo.in_size
+    return (max(H + pt + pb, SH * (OH - 1) + DH * (KH - 1) + 1),
+            max(W + pl + pr, SW * (OW - 1) + DW * (KW - 1) + 1))
+
+
+def _padded(xp: Any, x: Any, geo: Any) -> Any:
+    """x (N, C, H, W) zero-padded as the windows read it."""
+    (pt, _), (pl, _) = geo.padding
+    N, C, H, W = x.shape
+    out = xp.zeros((N, C) + _padded_size(geo), dtype=x.dtype)
+    out[:, :, pt:pt + H, pl:pl + W] = x
+    return out
+
+
+def _batched(xp: Any, fn: Callable[[int, int], Any], n: int) -> None:
+    """fn over the batch: split between threads on NumPy, in one call elsewhere."""
+    if xp is np:
+        _parallel(fn, n)
+    else:
+        fn(0, n)
+
+
+def _dw_forward(x: Any, w: Any, geo: Any) -> Any:
+    """y[n, c] = Σ_{i,j} w[c, 0, i, j] · x_pad[n, c, i·DH + SH·oh, j·DW + SW·ow]."""
+    xp = array_module(x)
+    xpad = _padded(xp, x, geo)
+    y = xp.zeros((x.shape[0], x.shape[1]) + tuple(geo.out_size), dtype=x.dtype)
+    wc = w.reshape(1, -1, geo.kernel[0], geo.kernel[1])
+
+    def part(a: int, b: int) -> None:
+        for i, j, rs, cs in _taps(geo):
+            y[a:b] += wc[:, :, i:i + 1, j:j + 1] * xpad[a:b, :, rs, cs]
+    _batched(xp, part, x.shape[0])
+    return y
+
+
+def _dw_adjoint(g: Any, w: Any, geo: Any) -> Any:
+    """dL/dx: every tap adds w·g back onto the pixels it read (col2im without the columns)."""
+    xp = array_module(g)
+    (pt, _), (pl, _) = geo.padding
+    H, W = geo.in_size
+    xpad = xp.zeros(g.shape[:2] + _padded_size(geo), dtype=g.dtype)
+    wc = w.reshape(1, -1, geo.kernel[0], geo.kernel[1])
+
+    def part(a: int, b: int) -> None:
+        for i, j, rs, cs in _taps(geo):
+            xpad[a:b, :, rs, cs] += wc[:, :, i:i + 1, j:j + 1] * g[a:b]
+    _batched(xp, part, g.shape[0])
+    return xp.ascontiguousarray(xpad[:, :, pt:pt + H, pl:pl + W])
+
+
+def _dw_weight_grad(x: Any, g: Any, geo: Any) -> Any:
+    """dW[c, 0, i, j] = Σ_{n, oh, ow} g[n, c, oh, ow] · x_pad[n, c, i·DH + SH·oh, j·DW + SW·ow]."""
+    xp = array_module(x)
+    xpad = _padded(xp, x, geo)
+    KH, KW = geo.kernel
+    taps = _taps(geo)
+    N = x.shape[0]
+    parts = xp.zeros((N, x.shape[1], KH * KW), dtype=x.dtype)
+
+    def part(a: int, b: int) -> None:
+        for t, (i, j, rs, cs) in enumerate(taps):
+            parts[a:b, :, t] = (g[a:b] * xpad[a:b, :, rs, cs]).sum(axis=(2, 3))
+    _batched(xp, part, N)
+    return parts.sum(axis=0).reshape(x.shape[1], 1, KH, KW)

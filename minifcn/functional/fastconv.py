@@ -54,6 +54,8 @@ min_channels = 16
 threads = min(4, os.cpu_count() or 1)
 # bytes of one output tile of the shifted GEMMs (kept in the per-core cache across the taps)
 tile_bytes = 2**20
+min_tile = 512        # output columns per tile at least
+min_split = 4096      # the weight gradient splits its sum between threads above this many columns
 
 _pool: ThreadPoolExecutor | None = None
 
@@ -145,8 +147,8 @@ def choose(kind: str, x: Any, w: Any, geo: Any) -> str | None:
         return None
     G = geo.groups
     C_out, C = w.shape[0], w.shape[1] * G
-    if w.shape[1] == 1 and C_out == G:                       # depthwise, no channel multiplier
-        return "depthwise" if C > 1 else None
+    if w.shape[1] == 1 and C_out == G > 1:                   # depthwise, no channel multiplier
+        return "depthwise"
     if array_module(x) is not np or geo.stride != (1, 1) or _gemm_for(x.dtype) is None or x.size == 0:
         return None
     k_inner = C_out // G if kind == "adjoint" else C // G
@@ -248,7 +250,7 @@ def _shifted(x: Any, w: Any, padding: tuple, dilation: tuple, G: int, out_size: 
     fn, s = _gemm_for(x.dtype), x.itemsize
     xa, wa, ya = xb.ctypes.data, wt.ctypes.data, yb.ctypes.data
     # tiles of output columns small enough that a tile of yb stays in cache over the KH·KW GEMMs
-    T = min(L, max(512, tile_bytes // (Og * s)))
+    T = min(L, max(min_tile, tile_bytes // (Og * s)))
     tiles = -(-L // T)
 
     def gemms(t0: int, t1: int) -> None:
@@ -282,7 +284,7 @@ def _shifted_weight_grad(x: Any, y: Any, w_shape: tuple, geo: Any) -> Any:
     yb, _ = _to_grid(y, ((0, 0), (0, 0)), rows, cols, 0)          # dL/dy at the grid's corner
     R = L + tail
     Og = C_out // G
-    parts = min(threads, max(1, L // 4096))
+    parts = min(threads, max(1, L // min_split))
     gwT = np.empty((parts, KH, KW, G, Cg, Og), dtype=x.dtype)    # dWᵀ: OpenBLAS runs it faster
     fn, s = _gemm_for(x.dtype), x.itemsize
     xa, ya, ga = xb.ctypes.data, yb.ctypes.data, gwT.ctypes.data

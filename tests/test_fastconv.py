@@ -29,12 +29,14 @@ from minifcn.functional.conv import (conv2d_geometry, conv2d_simple, conv_transp
 
 @pytest.fixture
 def eager(monkeypatch):
-    """Fast paths for every channel count, tiles of 7+ columns, sums split from 5 columns, three threads."""
+    """Fast paths for every channel count, tiles of 7+ columns, sums split from 5 columns, depthwise
+    blocks of a few planes, three threads."""
     monkeypatch.setattr(fastconv, "enabled", True)
     monkeypatch.setattr(fastconv, "min_channels", 1)
     monkeypatch.setattr(fastconv, "tile_bytes", 256)
     monkeypatch.setattr(fastconv, "min_tile", 7)
     monkeypatch.setattr(fastconv, "min_split", 5)
+    monkeypatch.setattr(fastconv, "block_bytes", 40)
     monkeypatch.setattr(fastconv, "threads", 3)
 
 

@@ -56,6 +56,7 @@ threads = min(4, os.cpu_count() or 1)
 tile_bytes = 2**20
 min_tile = 512        # output columns per tile at least
 min_split = 4096      # the weight gradient splits its sum between threads above this many columns
+block_bytes = 2**18   # depthwise: bytes of output planes worked on at once (per thread)
 
 _pool: ThreadPoolExecutor | None = None
 
@@ -329,54 +330,81 @@ def _padded(xp: Any, x: Any, geo: Any) -> Any:
     return out
 
 
-def _batched(xp: Any, fn: Callable[[int, int], Any], n: int) -> None:
-    """fn over the batch: split between threads on NumPy, in one call elsewhere."""
-    if xp is np:
-        _parallel(fn, n)
-    else:
-        fn(0, n)
+def _blocks(xp: Any, fn: Callable[[int, int, Any], Any], rows: int, row_size: int, dtype: Any) -> None:
+    """fn(r0, r1, tmp) over blocks of the N·C planes: on NumPy cache-sized blocks split between
+    threads, each with a scratch ``tmp`` of one block; elsewhere one call with tmp = None."""
+    if xp is not np:
+        fn(0, rows, None)
+        return
+    per = max(1, block_bytes // max(1, row_size * np.dtype(dtype).itemsize))
+
+    def part(a: int, b: int) -> None:
+        tmp = np.empty((min(per, b - a), row_size), dtype=dtype)
+        for r in range(a, b, per):
+            fn(r, min(r + per, b), tmp)
+    _parallel(part, rows)
+
+
+def _mul(a: Any, b: Any, tmp: Any) -> Any:
+    """a·b, into ``tmp`` (reshaped to a's shape) when there is one."""
+    if tmp is None:
+        return a * b
+    return np.multiply(a, b, out=tmp[:a.shape[0]].reshape(a.shape))
+
+
+def _per_plane(w: Any, N: int) -> Any:
+    """The depthwise weight as (KH·KW, N·C, 1, 1): the tap weight of every (image, channel) plane."""
+    xp, C = array_module(w), w.shape[0]
+    wt = w.reshape(C, -1).T                                          # (KH·KW, C)
+    return xp.ascontiguousarray(xp.broadcast_to(wt[:, None, :], (wt.shape[0], N, C))).reshape(-1, N * C, 1, 1)
 
 
 def _dw_forward(x: Any, w: Any, geo: Any) -> Any:
     """y[n, c] = Σ_{i,j} w[c, 0, i, j] · x_pad[n, c, i·DH + SH·oh, j·DW + SW·ow]."""
-    xp = array_module(x)
-    xpad = _padded(xp, x, geo)
-    y = xp.zeros((x.shape[0], x.shape[1]) + tuple(geo.out_size), dtype=x.dtype)
-    wc = w.reshape(1, -1, geo.kernel[0], geo.kernel[1])
+    xp, (N, C) = array_module(x), x.shape[:2]
+    xpad = _padded(xp, x, geo).reshape((N * C,) + _padded_size(geo))
+    OH, OW = geo.out_size
+    y = xp.empty((N * C, OH, OW), dtype=x.dtype)
+    wp = _per_plane(w, N)
 
-    def part(a: int, b: int) -> None:
-        for i, j, rs, cs in _taps(geo):
-            y[a:b] += wc[:, :, i:i + 1, j:j + 1] * xpad[a:b, :, rs, cs]
-    _batched(xp, part, x.shape[0])
-    return y
+    def block(r0: int, r1: int, tmp: Any) -> None:
+        for t, (i, j, rs, cs) in enumerate(_taps(geo)):
+            prod = _mul(xpad[r0:r1, rs, cs], wp[t, r0:r1], tmp)
+            if t == 0:
+                y[r0:r1] = prod
+            else:
+                y[r0:r1] += prod
+    _blocks(xp, block, N * C, OH * OW, x.dtype)
+    return y.reshape(N, C, OH, OW)
 
 
 def _dw_adjoint(g: Any, w: Any, geo: Any) -> Any:
     """dL/dx: every tap adds w·g back onto the pixels it read (col2im without the columns)."""
-    xp = array_module(g)
+    xp, (N, C) = array_module(g), g.shape[:2]
     (pt, _), (pl, _) = geo.padding
-    H, W = geo.in_size
-    xpad = xp.zeros(g.shape[:2] + _padded_size(geo), dtype=g.dtype)
-    wc = w.reshape(1, -1, geo.kernel[0], geo.kernel[1])
+    (H, W), (OH, OW) = geo.in_size, geo.out_size
+    gx = xp.zeros((N * C,) + _padded_size(geo), dtype=g.dtype)
+    gr = g.reshape(N * C, OH, OW)
+    wp = _per_plane(w, N)
 
-    def part(a: int, b: int) -> None:
-        for i, j, rs, cs in _taps(geo):
-            xpad[a:b, :, rs, cs] += wc[:, :, i:i + 1, j:j + 1] * g[a:b]
-    _batched(xp, part, g.shape[0])
-    return xp.ascontiguousarray(xpad[:, :, pt:pt + H, pl:pl + W])
+    def block(r0: int, r1: int, tmp: Any) -> None:
+        for t, (i, j, rs, cs) in enumerate(_taps(geo)):
+            gx[r0:r1, rs, cs] += _mul(gr[r0:r1], wp[t, r0:r1], tmp)
+    _blocks(xp, block, N * C, OH * OW, g.dtype)
+    return xp.ascontiguousarray(gx.reshape((N, C) + gx.shape[1:])[:, :, pt:pt + H, pl:pl + W])
 
 
 def _dw_weight_grad(x: Any, g: Any, geo: Any) -> Any:
     """dW[c, 0, i, j] = Σ_{n, oh, ow} g[n, c, oh, ow] · x_pad[n, c, i·DH + SH·oh, j·DW + SW·ow]."""
-    xp = array_module(x)
-    xpad = _padded(xp, x, geo)
-    KH, KW = geo.kernel
+    xp, (N, C) = array_module(x), x.shape[:2]
+    xpad = _padded(xp, x, geo).reshape((N * C,) + _padded_size(geo))
+    OH, OW = geo.out_size
+    gr = g.reshape(N * C, OH, OW)
     taps = _taps(geo)
-    N = x.shape[0]
-    parts = xp.zeros((N, x.shape[1], KH * KW), dtype=x.dtype)
+    sums = xp.empty((N * C, len(taps)), dtype=x.dtype)               # per plane and tap
 
-    def part(a: int, b: int) -> None:
+    def block(r0: int, r1: int, tmp: Any) -> None:
         for t, (i, j, rs, cs) in enumerate(taps):
-            parts[a:b, :, t] = (g[a:b] * xpad[a:b, :, rs, cs]).sum(axis=(2, 3))
-    _batched(xp, part, N)
-    return parts.sum(axis=0).reshape(x.shape[1], 1, KH, KW)
+            sums[r0:r1, t] = _mul(gr[r0:r1], xpad[r0:r1, rs, cs], tmp).sum(axis=(1, 2))
+    _blocks(xp, block, N * C, OH * OW, x.dtype)
+    return sums.reshape(N, C, -1).sum(axis=0).reshape(C, 1, geo.kernel[0], geo.kernel[1])

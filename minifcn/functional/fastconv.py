@@ -49,9 +49,10 @@ import numpy as np
 from ..backend import array_module
 
 enabled = True
-# the shifted path pays off once each GEMM has an inner dimension (channels per group) this big
+# the shifted path pays off once its GEMMs (channels per group in and out) are at least this big
 min_channels = 16
-threads = min(4, os.cpu_count() or 1)
+# worker threads; None: as many as OpenBLAS uses (so OPENBLAS_NUM_THREADS / threadpoolctl limit us too)
+threads: int | None = None
 # bytes of one output tile of the shifted GEMMs (kept in the per-core cache across the taps)
 tile_bytes = 2**20
 min_tile = 512        # output columns per tile at least
@@ -59,17 +60,30 @@ min_split = 4096      # the weight gradient splits its sum between threads above
 block_bytes = 2**18   # depthwise: bytes of output planes worked on at once (per thread)
 
 _pool: ThreadPoolExecutor | None = None
+_pool_size = 0
 
 
-def _parallel(fn: Callable[[int, int], Any], n: int) -> None:
-    """Run fn(a, b) over ``threads`` contiguous parts of range(n), in threads."""
-    parts = min(threads, n)
+def _workers() -> int:
+    """How many threads share the work (``threads``, else OpenBLAS's count, else the CPUs)."""
+    if threads:
+        return threads
+    _gemm_for(np.float32)
+    return max(1, _blas["threads"][0]()) if _blas else os.cpu_count() or 1
+
+
+def _parallel(fn: Callable[[int, int], Any], n: int, workers: int | None = None) -> None:
+    """Run fn(a, b) over contiguous parts of range(n), one part per worker thread.
+
+    Not re-entrant, and the BLAS thread setting it changes is process-wide: call it from one
+    thread at a time (as the rest of conv.py's scratch buffers assume).
+    """
+    parts = min(workers or _workers(), n)
     if parts <= 1:
         fn(0, n)
         return
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(threads, thread_name_prefix="minifcn-conv")
+    global _pool, _pool_size
+    if _pool is None or _pool_size < parts - 1:
+        _pool, _pool_size = ThreadPoolExecutor(parts - 1, thread_name_prefix="minifcn-conv"), parts - 1
     bounds = [n * k // parts for k in range(parts + 1)]
     futures = [_pool.submit(fn, bounds[k], bounds[k + 1]) for k in range(1, parts)]
     fn(bounds[0], bounds[1])
@@ -121,10 +135,11 @@ def _gemm_for(dtype: Any) -> Any:
 def _blas_parallel(fn: Callable[[int, int], Any], n: int) -> None:
     """_parallel with one BLAS thread per caller: our threads split the work, not OpenBLAS."""
     get, set_ = _blas["threads"]
+    workers = _workers()
     before = get()
     set_(1)
     try:
-        _parallel(fn, n)
+        _parallel(fn, n, workers)
     finally:
         set_(before)
 
@@ -152,8 +167,7 @@ def choose(kind: str, x: Any, w: Any, geo: Any) -> str | None:
         return "depthwise"
     if array_module(x) is not np or geo.stride != (1, 1) or _gemm_for(x.dtype) is None or x.size == 0:
         return None
-    k_inner = C_out // G if kind == "adjoint" else C // G
-    if min(C // G, C_out // G) < min_channels and k_inner < 2 * min_channels:
+    if min(C // G, C_out // G) < min_channels:             # thin GEMMs: im2col's K = C·KH·KW wins
         return None
     if kind == "adjoint" and min(_adjoint_padding(geo)[0] + _adjoint_padding(geo)[1]) < 0:
         return None
@@ -285,7 +299,7 @@ def _shifted_weight_grad(x: Any, y: Any, w_shape: tuple, geo: Any) -> Any:
     yb, _ = _to_grid(y, ((0, 0), (0, 0)), rows, cols, 0)          # dL/dy at the grid's corner
     R = L + tail
     Og = C_out // G
-    parts = min(threads, max(1, L // min_split))
+    parts = min(_workers(), max(1, L // min_split))
     gwT = np.empty((parts, KH, KW, G, Cg, Og), dtype=x.dtype)    # dWᵀ: OpenBLAS runs it faster
     fn, s = _gemm_for(x.dtype), x.itemsize
     xa, ya, ga = xb.ctypes.data, yb.ctypes.data, gwT.ctypes.data

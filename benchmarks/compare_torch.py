@@ -1,7 +1,7 @@
 """minifcn next to PyTorch on the CPU: convolution layers and a U-Net training step.
 
     PYTHONPATH=. python benchmarks/compare_torch.py [--repeat 3] [--batch 8] [--skip-unet]
-                                                    [--skip-memory] [--only NAME]
+                                                    [--skip-memory] [--only NAME] [--threads N]
 
 Needs PyTorch (``pip install 'minifcn[bench]'``); without it the script says so and exits.
 
@@ -206,7 +206,8 @@ def memory_child(which: str, batch: int, size: int) -> None:
     before = rss_bytes()
     for _ in range(3):
         step()
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(before, peak - before)
 
 
 def unet_table(args, torch) -> None:
@@ -227,13 +228,26 @@ def unet_table(args, torch) -> None:
     peaks = {}
     for which in ("minifcn", "torch"):
         out = subprocess.run([sys.executable, __file__, "--memory-child", which, "--batch", str(args.batch),
-                              "--size", str(args.size)], capture_output=True, text=True, env=os.environ)
+                              "--size", str(args.size), "--threads", str(args.threads)],
+                             capture_output=True, text=True, env=os.environ)
         if out.returncode:
             print(f"  memory run for {which} failed:\n{out.stderr}")
             return
-        peaks[which] = int(out.stdout.split()[-1])
+        before, peaks[which] = map(int, out.stdout.split()[-2:])
+        print(f"  {which}: resident before the steps {before / 2**20:.0f} MiB, peak rise {peaks[which] / 2**20:.0f} MiB")
     print(f"  peak memory of the step (RSS rise, fresh process): minifcn {peaks['minifcn'] / 2**20:.0f} MiB, "
           f"torch {peaks['torch'] / 2**20:.0f} MiB, ratio {peaks['minifcn'] / peaks['torch']:.2f}")
+
+
+def set_threads(n: int) -> None:
+    """The same thread count for PyTorch, NumPy's OpenBLAS and fastconv's workers."""
+    from minifcn.functional import fastconv
+    torch = import_torch()
+    torch.set_num_threads(n)
+    fastconv.threads = n
+    fastconv._gemm_for(np.float32)
+    if fastconv._blas:
+        fastconv._blas["threads"][1](n)
 
 
 def main() -> None:
@@ -245,8 +259,13 @@ def main() -> None:
     ap.add_argument("--skip-unet", action="store_true", help="only the layer table")
     ap.add_argument("--skip-layers", action="store_true", help="only the U-Net step")
     ap.add_argument("--skip-memory", action="store_true", help="no peak-memory runs")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="threads for PyTorch, OpenBLAS and minifcn's fast paths (default 0: as they come; "
+                         "1 gives steadier per-core ratios on a loaded machine)")
     ap.add_argument("--memory-child", choices=["minifcn", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.threads:
+        set_threads(args.threads)
     if args.memory_child:
         memory_child(args.memory_child, args.batch, args.size)
         return

@@ -18,13 +18,12 @@ table) is the yardstick for GFLOP/s.
 Then the U-Net training step (base 16, depth 4, 2 classes, 8 × 3 × 128², cross-entropy,
 Adam): minifcn's UNet against the same architecture written here in PyTorch, timed
 interleaved the same way, and the peak memory of each step: the rise of the peak resident
-set size over the resident size just before the steps, each framework in a fresh process.
+set size (VmHWM) over the resident size just before the steps, each framework in a fresh process.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -193,21 +192,33 @@ def unet_steps(torch, batch: int, size: int):
     return mf_step, torch_step, counts
 
 
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def status_bytes(field: str) -> int:
+    """VmRSS (resident now) or VmHWM (its peak) of this process, from /proc/self/status.
+
+    VmHWM, unlike getrusage's ru_maxrss, starts afresh in a new program: ru_maxrss keeps the
+    peak of the parent that forked it, which would hide the child's own.
+    """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def memory_child(which: str, batch: int, size: int) -> None:
-    """Run in a fresh process: print the peak RSS rise over 3 training steps (bytes)."""
+    """Run in a fresh process: print the resident size before 3 training steps and its peak rise."""
     torch = import_torch()
     mf_step, torch_step, _ = unet_steps(torch, batch, size)
     step = mf_step if which == "minifcn" else torch_step
-    before = rss_bytes()
+    try:                                  # reset the peak to the present size (Linux >= 4.0)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    before = status_bytes("VmRSS")
     for _ in range(3):
         step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(before, peak - before)
+    print(before, status_bytes("VmHWM") - before)
 
 
 def unet_table(args, torch) -> None:

@@ -34,7 +34,15 @@ instead of im2col followed by C products of one row each.
 On NumPy the layout copies and the multiply-adds are split over the batch or the channels
 between threads (NumPy releases the GIL while it copies and computes), so both cores work.
 Set ``enabled = False`` to run the reference everywhere (the benchmark does, for a before
-column).
+column). ``benchmarks/compare_torch.py`` measures both against PyTorch.
+
+What did not pay (8×64×128², float32, this 2-core machine): the shifted GEMMs through
+NumPy's matmul (a copy of every view plus a temporary per tap: slower than im2col); one
+untiled GEMM per tap (the output is re-read KH·KW times: 51 against 75 GFLOP per CPU-second
+with 4096-column tiles); letting OpenBLAS thread each of the many small GEMMs (on a loaded
+machine every call waits for its threads: 4x slower than splitting the tiles between our own
+threads with one BLAS thread each). Channels below ``min_channels`` (an RGB stem) stay on
+im2col, whose inner dimension C·KH·KW is KH·KW times longer.
 """
 from __future__ import annotations
 

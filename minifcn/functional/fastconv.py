@@ -40,7 +40,7 @@ What did not pay (8×64×128², float32, this 2-core machine): the shifted GEMMs
 NumPy's matmul (a copy of every view plus a temporary per tap: slower than im2col); one
 untiled GEMM per tap (the output is re-read KH·KW times: 51 against 75 GFLOP per CPU-second
 with 4096-column tiles); letting OpenBLAS thread each of the many small GEMMs (on a loaded
-machine every call waits for its threads: 4x slower than splitting the tiles between our own
+machine every call waits for its threads: 5x slower than splitting the tiles between our own
 threads with one BLAS thread each). Channels below ``min_channels`` (an RGB stem) stay on
 im2col, whose inner dimension C·KH·KW is KH·KW times longer.
 """

@@ -11,7 +11,8 @@ same signatures and results* (to rounding), and ``conv.py`` calls these unless
 x (N, C, H, W), y (N, C_out, OH, OW), w (C_out, C/G, KH, KW), geo an ``im2col.WindowGeometry``;
 ``cols`` is im2col of the whole batch, (C·KH·KW, N·OH·OW), handed from ``convolve`` to
 ``weight_grad`` (None: recompute). tests/test_conv.py property-tests these functions
-against the readable ones; a faster kernel belongs here, behind the same three names.
+against the readable ones; a faster kernel belongs here, behind the same three names: ``fastconv.py`` holds two (stride-1 convolutions by shifted
+in-place GEMMs, depthwise by shifted multiply-adds), asked first by each function below.
 
 What is tuned, and why:
 
@@ -35,6 +36,7 @@ import math
 from typing import Any
 
 from ..backend import array_module
+from . import fastconv
 from .im2col import WindowGeometry, col2im, windows
 
 # Largest column buffer (bytes) built at once; bigger batches are processed in chunks.
@@ -113,8 +115,10 @@ def convolve(x: Any, w: Any, geo: WindowGeometry, keep_cols: bool = False) -> tu
     """y = 𝒞 x: (N, C, H, W) -> (N, C_out, OH, OW) with w (C_out, C/G, KH, KW), in chunks.
 
     Returns (y, cols); cols is the column matrix when ``keep_cols`` (and ``keep_columns``)
-    and the batch was done in one chunk, else None.
+    and the batch was done in one chunk, else None (always None on a ``fastconv`` path).
     """
+    if fastconv.choose("convolve", x, w, geo):      # no columns at all (fastconv.py)
+        return fastconv.convolve(x, w, geo), None
     xp, G, (OH, OW) = array_module(x), geo.groups, geo.out_size
     N, C_out = x.shape[0], w.shape[0]
     wg = w.reshape(G, C_out // G, -1)                                  # (G, C_out/G, C/G·KH·KW)
@@ -131,6 +135,8 @@ def convolve(x: Any, w: Any, geo: WindowGeometry, keep_cols: bool = False) -> tu
 
 def convolve_adjoint(y: Any, w: Any, geo: WindowGeometry) -> Any:
     """x = 𝒞ᵀ y: (N, C_out, OH, OW) -> (N, C, H, W), i.e. col2im(W₂ᵀ @ Y), in chunks."""
+    if fastconv.choose("adjoint", y, w, geo):
+        return fastconv.convolve_adjoint(y, w, geo)
     xp, G = array_module(y), geo.groups
     N, C_out, C = y.shape[0], w.shape[0], w.shape[1] * geo.groups
     wgT = w.reshape(G, C_out // G, -1).transpose(0, 2, 1)              # (G, C/G·KH·KW, C_out/G)
@@ -149,6 +155,8 @@ def weight_grad(x: Any, y: Any, w: Any, geo: WindowGeometry, cols: Any = None) -
 
     ``cols`` (im2col of the whole batch) is used when given, else recomputed per chunk.
     """
+    if cols is None and fastconv.choose("weight_grad", x, w, geo):
+        return fastconv.weight_grad(x, y, geo)
     xp, G, C_out = array_module(x), geo.groups, w.shape[0]
     gwT = xp.zeros((G, w[0].size, C_out // G), dtype=x.dtype)         # (G, C/G·KH·KW, C_out/G)
     spans = [(0, x.shape[0])] if cols is not None else _spans(x.shape[0], _col_bytes(w, geo))

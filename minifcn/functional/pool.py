@@ -110,7 +110,8 @@ class MaxPool2d(Function):
         xp = array_module(x)
         (KH, KW), (SH, SW), (PH, PW), (DH, DW), (OH, OW) = self.k, self.s, self.p, self.d, self.out
         N, C, H, W = self.shape = x.shape
-        if kernels.maxpool2x2_applies(x, self.k, self.s, self.p, self.d):   # GPU: one fused kernel
+        # GPU, 2x2/2 windows that stay inside the input (a ceil_mode window may hang over): one fused kernel
+        if self.pads == ((0, 0), (0, 0)) and kernels.maxpool2x2_applies(x, self.k, self.s, self.p, self.d):
             y, self.index, self.corner = kernels.maxpool2x2_forward(x, self.out)
             self.fused = True
             return y, self.index

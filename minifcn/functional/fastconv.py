@@ -1,0 +1,432 @@
+"""Fast CPU paths for the three products of a convolution layer (the readable ones: conv.py).
+
+Same three functions, same arguments, same numbers as the im2col reference in conv.py:
+
+    convolve(x, w, geo)          y  = 𝒞 x     (N, C, H, W)      -> (N, C_out, OH, OW)
+    convolve_adjoint(y, w, geo)  x  = 𝒞ᵀ y    (N, C_out, OH, OW) -> (N, C, H, W)
+    weight_grad(x, y, geo)       dW = dL/dW for input x and output gradient y
+
+``conv_fast.py`` asks ``choose`` first and calls these only where a path applies (else it
+runs the chunked im2col products; called without a path they raise). Two paths:
+
+**shifted** (NumPy, float32/float64, stride 1, any padding, dilation, groups). No columns.
+Lay the zero-padded input out channel-major and flat, ``xb[c, (n, h, w)]`` on the padded
+grid (N, Hp, Wp). Kernel tap (i, j) reads the pixel ``off = i·DH·Wp + j·DW`` places further
+along that flat axis, so its input matrix is just the *view* ``xb[:, off : off + N·Hp·Wp]``
+(rows one buffer-length apart, columns contiguous), which a BLAS call reads in place:
+
+    yb = Σ_{i,j}  W[:, :, i, j] @ xb[:, off_ij : off_ij + N·Hp·Wp]        (KH·KW GEMMs, β = 1)
+
+``yb`` lives on the same padded grid; the (OH, OW) corner of each image is the output, the
+rest (windows that run over a row or image edge) is discarded. The weight gradient is the
+same views against the output gradient placed on the grid, and the adjoint of a stride-1
+convolution is a stride-1 convolution of the output gradient with the flipped, transposed
+kernel. Memory traffic: one copy of the input into the grid and one copy of the output out
+of it, instead of an im2col buffer KH·KW times the input (302 MB for 8×64×128²) and col2im.
+NumPy's ``matmul`` cannot take these views (it copies them) nor accumulate (β = 1), so the
+GEMMs are called through ``ctypes`` in the OpenBLAS that NumPy ships; without it the path
+is off and the reference runs.
+
+**depthwise** (any array module, groups = C_in = C_out, any stride, padding, dilation).
+A per-channel kernel: KH·KW shifted multiply-adds of strided slices of the padded input,
+instead of im2col followed by C products of one row each.
+
+On NumPy the layout copies and the multiply-adds are split over the batch or the channels
+between threads (NumPy releases the GIL while it copies and computes), so both cores work.
+Set ``enabled = False`` to run the reference everywhere (the benchmark does, for a before
+column). ``benchmarks/compare_torch.py`` measures both against PyTorch.
+
+What did not pay (8×64×128², float32, this 2-core machine): the shifted GEMMs through
+NumPy's matmul (a copy of every view plus a temporary per tap: slower than im2col); one
+untiled GEMM per tap (the output is re-read KH·KW times: 51 against 75 GFLOP per CPU-second
+with 4096-column tiles); letting OpenBLAS thread each of the many small GEMMs (on a loaded
+machine every call waits for its threads: 5x slower than splitting the tiles between our own
+threads with one BLAS thread each). Channels below ``min_channels`` (an RGB stem) stay on
+im2col, whose inner dimension C·KH·KW is KH·KW times longer.
+"""
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+import numpy as np
+
+from ..backend import array_module
+
+enabled = True
+# the shifted path pays off once its GEMMs (channels per group in and out) are at least this big
+min_channels = 16
+# worker threads; None: as many as OpenBLAS uses (so OPENBLAS_NUM_THREADS / threadpoolctl limit us too)
+threads: int | None = None
+# bytes of one output tile of the shifted GEMMs (kept in the per-core cache across the taps)
+tile_bytes = 2**20
+min_tile = 512        # output columns per tile at least
+min_split = 4096      # the weight gradient splits its sum between threads above this many columns
+block_bytes = 2**18   # depthwise: bytes of output planes worked on at once (per thread)
+
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def _workers() -> int:
+    """How many threads share the work (``threads``, else OpenBLAS's count, else the CPUs)."""
+    if threads:
+        return threads
+    _gemm_for(np.float32)
+    return max(1, _blas["threads"][0]()) if _blas else os.cpu_count() or 1
+
+
+def _parallel(fn: Callable[[int, int], Any], n: int, workers: int | None = None) -> None:
+    """Run fn(a, b) over contiguous parts of range(n), one part per worker thread.
+
+    Not re-entrant, and the BLAS thread setting it changes is process-wide: call it from one
+    thread at a time (as the rest of conv.py's scratch buffers assume).
+    """
+    parts = min(workers or _workers(), n)
+    if parts <= 1:
+        fn(0, n)
+        return
+    global _pool, _pool_size
+    if _pool is None or _pool_size < parts - 1:
+        _pool, _pool_size = ThreadPoolExecutor(parts - 1, thread_name_prefix="minifcn-conv"), parts - 1
+    bounds = [n * k // parts for k in range(parts + 1)]
+    futures = [_pool.submit(fn, bounds[k], bounds[k + 1]) for k in range(1, parts)]
+    fn(bounds[0], bounds[1])
+    for f in futures:
+        f.result()
+
+
+# ---- GEMM with leading dimensions and β, from the OpenBLAS NumPy ships ---------------------
+def _find_blas() -> dict:
+    """From NumPy's bundled OpenBLAS: {dtype: cblas_?gemm, "threads": (get, set)}, or {}."""
+    here = os.path.dirname(np.__file__)
+    libs = sorted(glob.glob(os.path.join(here, "..", "numpy.libs", "*openblas*"))
+                  + glob.glob(os.path.join(here, ".dylibs", "*openblas*")))
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix, int_t in (("scipy_", "64_", ctypes.c_int64), ("", "64_", ctypes.c_int64),
+                                      ("scipy_", "", ctypes.c_int), ("", "", ctypes.c_int)):
+            try:
+                found = {np.dtype(np.float32): (getattr(lib, f"{prefix}cblas_sgemm{suffix}"), ctypes.c_float),
+                         np.dtype(np.float64): (getattr(lib, f"{prefix}cblas_dgemm{suffix}"), ctypes.c_double)}
+                get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}")
+                set_ = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}")
+            except AttributeError:
+                continue
+            e, i, p = ctypes.c_int, int_t, ctypes.c_void_p
+            for fn, real in found.values():
+                fn.argtypes = [e, e, e, i, i, i, real, p, i, p, i, real, p, i]
+                fn.restype = None
+            get.argtypes, get.restype, set_.argtypes, set_.restype = [], e, [e], None
+            table: dict = {k: fn for k, (fn, _) in found.items()}
+            table["threads"] = (get, set_)
+            return table
+    return {}
+
+
+_blas: dict | None = None
+
+
+def _gemm_for(dtype: Any) -> Any:
+    global _blas
+    if _blas is None:
+        _blas = _find_blas()
+    return _blas.get(np.dtype(dtype))
+
+
+def _blas_parallel(fn: Callable[[int, int], Any], n: int) -> None:
+    """_parallel with one BLAS thread per caller: our threads split the work, not OpenBLAS."""
+    get, set_ = _blas["threads"]
+    workers = _workers()
+    before = get()
+    set_(1)
+    try:
+        _parallel(fn, n, workers)
+    finally:
+        set_(before)
+
+
+_ROW, _N, _T = 101, 111, 112   # CblasRowMajor, CblasNoTrans, CblasTrans
+
+
+def _gemm(fn, M, N, K, a, lda, b, ldb, c, ldc, beta, trans_b=False):
+    """c[:M, :N] = a[:M, :K] @ b[:K, :N] (bᵀ when trans_b) + β·c; a, b, c are byte addresses."""
+    fn(_ROW, _N, _T if trans_b else _N, M, N, K, 1.0, a, lda, b, ldb, beta, c, ldc)
+
+
+# ---- choosing a path ----------------------------------------------------------------------
+def choose(kind: str, x: Any, w: Any, geo: Any) -> str | None:
+    """The fast path ``kind`` ("convolve", "adjoint", "weight_grad") takes for this call, or None.
+
+    ``x`` is the array the product reads (the input, or for "adjoint" the output gradient);
+    ``w`` the weight (C_out, C/G, KH, KW).
+    """
+    if not enabled:
+        return None
+    G = geo.groups
+    C_out, C = w.shape[0], w.shape[1] * G
+    if w.shape[1] == 1 and C_out == G > 1:                   # depthwise, no channel multiplier
+        return "depthwise"
+    if array_module(x) is not np or geo.stride != (1, 1) or _gemm_for(x.dtype) is None or x.size == 0:
+        return None
+    if min(C // G, C_out // G) < min_channels:             # thin GEMMs: im2col's K = C·KH·KW wins
+        return None
+    if kind == "adjoint" and min(_adjoint_padding(geo)[0] + _adjoint_padding(geo)[1]) < 0:
+        return None
+    return "shifted"
+
+
+def _no_path(fn: str) -> ValueError:
+    return ValueError(f"fastconv.{fn}: no fast path for this geometry (ask choose() first; "
+                      f"conv_fast.{fn} runs the im2col products then)")
+
+
+def convolve(x: Any, w: Any, geo: Any) -> Any:
+    """y = 𝒞 x, (N, C, H, W) -> (N, C_out, OH, OW) for w (C_out, C/G, KH, KW): as conv.convolve."""
+    path = choose("convolve", x, w, geo)
+    if path == "depthwise":
+        return _dw_forward(x, w, geo)
+    if path == "shifted":
+        return _shifted(x, w, geo.padding, geo.dilation, geo.groups, geo.out_size)
+    raise _no_path("convolve")
+
+
+def convolve_adjoint(y: Any, w: Any, geo: Any) -> Any:
+    """x = 𝒞ᵀ y, (N, C_out, OH, OW) -> (N, C, H, W): as conv.convolve_adjoint."""
+    path = choose("adjoint", y, w, geo)
+    if path == "depthwise":
+        return _dw_adjoint(y, w, geo)
+    if path == "shifted":
+        return _shifted(y, _flip(w, geo.groups), _adjoint_padding(geo), geo.dilation, geo.groups, geo.in_size)
+    raise _no_path("convolve_adjoint")
+
+
+def weight_grad(x: Any, y: Any, geo: Any) -> Any:
+    """dL/dW (C_out, C/G, KH, KW) for input x (N, C, H, W) and dL/dy = y: as conv.weight_grad."""
+    xp, G = array_module(x), geo.groups
+    w_shape = (y.shape[1], x.shape[1] // G) + tuple(geo.kernel)
+    w = xp.empty(w_shape, dtype=x.dtype)          # only its shape and dtype are read
+    path = choose("weight_grad", x, w, geo)
+    if path == "depthwise":
+        return _dw_weight_grad(x, y, geo)
+    if path == "shifted":
+        return _shifted_weight_grad(x, y, w_shape, geo)
+    raise _no_path("weight_grad")
+
+
+# ---- the shifted path ---------------------------------------------------------------------
+def _adjoint_padding(geo: Any) -> tuple:
+    """Padding of the stride-1 convolution of dL/dy that gives dL/dx (negative: does not apply)."""
+    (KH, KW), (DH, DW), (H, W), (OH, OW) = geo.kernel, geo.dilation, geo.in_size, geo.out_size
+    (pt, _), (pl, _) = geo.padding
+    top, left = DH * (KH - 1) - pt, DW * (KW - 1) - pl
+    return (top, H - OH + pt), (left, W - OW + pl)
+
+
+def _flip(w: Any, G: int) -> Any:
+    """The kernel of the adjoint: per group, channels in and out swapped and taps reversed."""
+    C_out, Cg, KH, KW = w.shape
+    wg = w.reshape(G, C_out // G, Cg, KH, KW)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+    return wg.reshape(G * Cg, C_out // G, KH, KW)
+
+
+def _to_grid(x: Any, padding: tuple, rows: int, cols: int, tail: int) -> tuple:
+    """x (N, C, H, W) copied into a zeroed (C, N·rows·cols + tail) buffer at offset (top, left)."""
+    N, C, H, W = x.shape
+    (pt, _), (pl, _) = padding
+    L = N * rows * cols
+    buf = np.empty((C, L + tail), dtype=x.dtype)
+    grid = buf[:, :L].reshape(C, N, rows, cols)
+    h, w = H, W
+
+    def fill(a: int, b: int) -> None:
+        g = grid[a:b]
+        g[:, :, :pt] = 0
+        g[:, :, pt + h:] = 0
+        g[:, :, pt:pt + h, :pl] = 0
+        g[:, :, pt:pt + h, pl + w:] = 0
+        g[:, :, pt:pt + h, pl:pl + w] = x[:, a:b].transpose(1, 0, 2, 3)
+        buf[a:b, L:] = 0
+    _parallel(fill, C)
+    return buf, L
+
+
+def _shifted(x: Any, w: Any, padding: tuple, dilation: tuple, G: int, out_size: tuple) -> Any:
+    """Stride-1 convolution by KH·KW GEMMs on shifted views of the flat padded input."""
+    N, C, H, W = x.shape
+    C_out, Cg, KH, KW = w.shape
+    (pt, pb), (pl, pr) = padding
+    (DH, DW), (OH, OW) = dilation, out_size
+    rows, cols = max(H + pt + pb, OH + DH * (KH - 1)), max(W + pl + pr, OW + DW * (KW - 1))
+    tail = DH * (KH - 1) * cols + DW * (KW - 1)
+    xb, L = _to_grid(x, padding, rows, cols, tail)
+    R = L + tail
+    Og = C_out // G
+    wt = np.ascontiguousarray(w.transpose(2, 3, 0, 1))            # (KH, KW, C_out, C/G)
+    yb = np.empty((C_out, L), dtype=x.dtype)
+    fn, s = _gemm_for(x.dtype), x.itemsize
+    xa, wa, ya = xb.ctypes.data, wt.ctypes.data, yb.ctypes.data
+    # tiles of output columns small enough that a tile of yb stays in cache over the KH·KW GEMMs
+    T = min(L, max(min_tile, tile_bytes // (Og * s)))
+    tiles = -(-L // T)
+
+    def gemms(t0: int, t1: int) -> None:
+        for a in range(t0 * T, min(t1 * T, L), T):
+            n = min(T, L - a)
+            for i in range(KH):
+                for j in range(KW):
+                    off, beta = i * DH * cols + j * DW, 0.0 if i == j == 0 else 1.0
+                    for g in range(G):
+                        _gemm(fn, Og, n, Cg, wa + s * (((i * KW + j) * C_out + g * Og) * Cg), Cg,
+                              xa + s * (g * Cg * R + off + a), R, ya + s * (g * Og * L + a), L, beta)
+    _blas_parallel(gemms, tiles)
+    y = np.empty((N, C_out, OH, OW), dtype=x.dtype)
+    grid = yb.reshape(C_out, N, rows, cols)
+
+    def crop(a: int, b: int) -> None:
+        y[:, a:b] = grid[a:b, :, :OH, :OW].transpose(1, 0, 2, 3)
+    _parallel(crop, C_out)
+    return y
+
+
+def _shifted_weight_grad(x: Any, y: Any, w_shape: tuple, geo: Any) -> Any:
+    """dW[:, :, i, j] = Σ_p dy_grid[:, p] · xb[:, p + off_ij]: the same views, K = N·Hp·Wp."""
+    N, C, H, W = x.shape
+    C_out, Cg, KH, KW = w_shape
+    G, (DH, DW), (OH, OW) = geo.groups, geo.dilation, geo.out_size
+    (pt, pb), (pl, pr) = geo.padding
+    rows, cols = max(H + pt + pb, OH + DH * (KH - 1)), max(W + pl + pr, OW + DW * (KW - 1))
+    tail = DH * (KH - 1) * cols + DW * (KW - 1)
+    xb, L = _to_grid(x, geo.padding, rows, cols, tail)
+    yb, _ = _to_grid(y, ((0, 0), (0, 0)), rows, cols, 0)          # dL/dy at the grid's corner
+    R = L + tail
+    Og = C_out // G
+    parts = min(_workers(), max(1, L // min_split))
+    gwT = np.empty((parts, KH, KW, G, Cg, Og), dtype=x.dtype)    # dWᵀ: OpenBLAS runs it faster
+    fn, s = _gemm_for(x.dtype), x.itemsize
+    xa, ya, ga = xb.ctypes.data, yb.ctypes.data, gwT.ctypes.data
+
+    def gemms(p0: int, p1: int) -> None:       # part p sums the columns [L·p/parts, L·(p+1)/parts)
+        for p in range(p0, p1):
+            a, n = L * p // parts, L * (p + 1) // parts - L * p // parts
+            for i in range(KH):
+                for j in range(KW):
+                    off = i * DH * cols + j * DW
+                    for g in range(G):
+                        _gemm(fn, Cg, Og, n, xa + s * (g * Cg * R + off + a), R, ya + s * (g * Og * L + a), L,
+                              ga + s * ((((p * KH + i) * KW + j) * G + g) * Cg * Og), Og, 0.0, trans_b=True)
+    _blas_parallel(gemms, parts)
+    gwT = gwT.sum(axis=0)
+    return np.ascontiguousarray(gwT.transpose(2, 4, 3, 0, 1).reshape(C_out, Cg, KH, KW))
+
+
+# ---- the depthwise path -------------------------------------------------------------------
+def _taps(geo: Any) -> list:
+    """(i, j, rows, cols) per kernel tap: the strided slices of the padded input it reads."""
+    (KH, KW), (SH, SW), (DH, DW), (OH, OW) = geo.kernel, geo.stride, geo.dilation, geo.out_size
+    return [(i, j, slice(i * DH, i * DH + SH * (OH - 1) + 1, SH), slice(j * DW, j * DW + SW * (OW - 1) + 1, SW))
+            for i in range(KH) for j in range(KW)]
+
+
+def _padded_size(geo: Any) -> tuple:
+    """(rows, cols) of the zero-padded input, large enough for every window."""
+    (KH, KW), (SH, SW), (DH, DW), (OH, OW) = geo.kernel, geo.stride, geo.dilation, geo.out_size
+    (pt, pb), (pl, pr) = geo.padding
+    H, W = geo.in_size
+    return (max(H + pt + pb, SH * (OH - 1) + DH * (KH - 1) + 1),
+            max(W + pl + pr, SW * (OW - 1) + DW * (KW - 1) + 1))
+
+
+def _padded(xp: Any, x: Any, geo: Any) -> Any:
+    """x (N, C, H, W) zero-padded as the windows read it."""
+    (pt, _), (pl, _) = geo.padding
+    N, C, H, W = x.shape
+    out = xp.zeros((N, C) + _padded_size(geo), dtype=x.dtype)
+    out[:, :, pt:pt + H, pl:pl + W] = x
+    return out
+
+
+def _blocks(xp: Any, fn: Callable[[int, int, Any], Any], rows: int, row_size: int, dtype: Any) -> None:
+    """fn(r0, r1, tmp) over blocks of the N·C planes: on NumPy cache-sized blocks split between
+    threads, each with a scratch ``tmp`` of one block; elsewhere one call with tmp = None."""
+    if xp is not np:
+        fn(0, rows, None)
+        return
+    per = max(1, block_bytes // max(1, row_size * np.dtype(dtype).itemsize))
+
+    def part(a: int, b: int) -> None:
+        tmp = np.empty((min(per, b - a), row_size), dtype=dtype)
+        for r in range(a, b, per):
+            fn(r, min(r + per, b), tmp)
+    _parallel(part, rows)
+
+
+def _mul(a: Any, b: Any, tmp: Any) -> Any:
+    """a·b, into ``tmp`` (reshaped to a's shape) when there is one."""
+    if tmp is None:
+        return a * b
+    return np.multiply(a, b, out=tmp[:a.shape[0]].reshape(a.shape))
+
+
+def _per_plane(w: Any, N: int) -> Any:
+    """The depthwise weight as (KH·KW, N·C, 1, 1): the tap weight of every (image, channel) plane."""
+    xp, C = array_module(w), w.shape[0]
+    wt = w.reshape(C, -1).T                                          # (KH·KW, C)
+    return xp.ascontiguousarray(xp.broadcast_to(wt[:, None, :], (wt.shape[0], N, C))).reshape(-1, N * C, 1, 1)
+
+
+def _dw_forward(x: Any, w: Any, geo: Any) -> Any:
+    """y[n, c] = Σ_{i,j} w[c, 0, i, j] · x_pad[n, c, i·DH + SH·oh, j·DW + SW·ow]."""
+    xp, (N, C) = array_module(x), x.shape[:2]
+    xpad = _padded(xp, x, geo).reshape((N * C,) + _padded_size(geo))
+    OH, OW = geo.out_size
+    y = xp.empty((N * C, OH, OW), dtype=x.dtype)
+    wp = _per_plane(w, N)
+
+    def block(r0: int, r1: int, tmp: Any) -> None:
+        for t, (i, j, rs, cs) in enumerate(_taps(geo)):
+            prod = _mul(xpad[r0:r1, rs, cs], wp[t, r0:r1], tmp)
+            if t == 0:
+                y[r0:r1] = prod
+            else:
+                y[r0:r1] += prod
+    _blocks(xp, block, N * C, OH * OW, x.dtype)
+    return y.reshape(N, C, OH, OW)
+
+
+def _dw_adjoint(g: Any, w: Any, geo: Any) -> Any:
+    """dL/dx: every tap adds w·g back onto the pixels it read (col2im without the columns)."""
+    xp, (N, C) = array_module(g), g.shape[:2]
+    (pt, _), (pl, _) = geo.padding
+    (H, W), (OH, OW) = geo.in_size, geo.out_size
+    gx = xp.zeros((N * C,) + _padded_size(geo), dtype=g.dtype)
+    gr = g.reshape(N * C, OH, OW)
+    wp = _per_plane(w, N)
+
+    def block(r0: int, r1: int, tmp: Any) -> None:
+        for t, (i, j, rs, cs) in enumerate(_taps(geo)):
+            gx[r0:r1, rs, cs] += _mul(gr[r0:r1], wp[t, r0:r1], tmp)
+    _blocks(xp, block, N * C, OH * OW, g.dtype)
+    return xp.ascontiguousarray(gx.reshape((N, C) + gx.shape[1:])[:, :, pt:pt + H, pl:pl + W])
+
+
+def _dw_weight_grad(x: Any, g: Any, geo: Any) -> Any:
+    """dW[c, 0, i, j] = Σ_{n, oh, ow} g[n, c, oh, ow] · x_pad[n, c, i·DH + SH·oh, j·DW + SW·ow]."""
+    xp, (N, C) = array_module(x), x.shape[:2]
+    xpad = _padded(xp, x, geo).reshape((N * C,) + _padded_size(geo))
+    OH, OW = geo.out_size
+    gr = g.reshape(N * C, OH, OW)
+    taps = _taps(geo)
+    sums = xp.empty((N * C, len(taps)), dtype=x.dtype)               # per plane and tap
+
+    def block(r0: int, r1: int, tmp: Any) -> None:
+        for t, (i, j, rs, cs) in enumerate(taps):
+            sums[r0:r1, t] = _mul(gr[r0:r1], xpad[r0:r1, rs, cs], tmp).sum(axis=(1, 2))
+    _blocks(xp, block, N * C, OH * OW, x.dtype)
+    return sums.reshape(N, C, -1).sum(axis=0).reshape(C, 1, geo.kernel[0], geo.kernel[1])

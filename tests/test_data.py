@@ -161,6 +161,27 @@ def test_imbalance_makes_last_class_rare():
     assert fraction(skewed, 1) > fraction(balanced, 1)
 
 
+def test_same_colour_keeps_the_shapes_and_paints_every_kind_alike():
+    from minifcn.data.synthetic import COLOUR_JITTER, SAME_COLOUR
+    kw = dict(n=30, image_size=32, seed=6, noise=0.0, texture=False, max_shapes=2)
+    coloured, same = SyntheticShapes(**kw), SyntheticShapes(**kw, same_colour=True)
+    np.testing.assert_array_equal(same.arrays()[1], coloured.arrays()[1])   # same masks
+    images, masks = same.arrays()
+    means = []
+    for k in (1, 2, 3):
+        pixels = images.transpose(1, 0, 2, 3)[:, masks == k]                # (3, pixels of class k)
+        assert pixels.shape[1] > 0
+        # every shape pixel is the common base colour plus at most the jitter, whatever the kind
+        assert (np.abs(pixels - SAME_COLOUR[:, None]) <= COLOUR_JITTER + 1e-6).all()
+        means.append(pixels.mean(axis=1))
+    spread_same = np.ptp(np.array(means), axis=0).max()
+    # with their own colours the kinds' mean colours are far apart (0.55 between base colours)
+    coloured_images = coloured.arrays()[0].transpose(1, 0, 2, 3)
+    spread_coloured = np.ptp(np.array([coloured_images[:, masks == k].mean(axis=1)
+                                       for k in (1, 2, 3)]), axis=0).max()
+    assert spread_same < 0.1 < 0.4 < spread_coloured
+
+
 @pytest.mark.parametrize("bad, match", [
     (dict(n=-1), r"n=-1 is not valid"),
     (dict(n=4, num_classes=1), r"num_classes=1 is not valid; use an integer in 2\.\.5"),
@@ -171,6 +192,7 @@ def test_imbalance_makes_last_class_rare():
     (dict(n=4, noise=-0.1), r"noise=-0.1"),
     (dict(n=4, radius=(30, 40)), r"radius=\(30, 40\) is not valid"),
     (dict(n=4, seed=-3), r"seed=-3"),
+    (dict(n=4, same_colour="yes"), r"same_colour='yes' is not valid; use True or False"),
 ])
 def test_shapes_bad_arguments(bad, match):
     with pytest.raises(ValueError, match=match):

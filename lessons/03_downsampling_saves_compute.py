@@ -11,6 +11,9 @@
 # input's size for the per-pixel output. This lesson counts, layer by layer, what each
 # design costs in arithmetic (FLOPs) and in memory for the activations — and checks the
 # counts against a real forward pass.
+#
+# *Lecture slides covered:* "full-resolution layers are expensive"; "downsample inside,
+# upsample at the end" (the encoder–decoder); receptive field growing with each level.
 
 # %%
 import time
@@ -216,7 +219,8 @@ flop_ratio = flops_b / flops_a
 mem_ratio = mem_b / mem_a
 print(f"encoder-decoder / full resolution at {SIZE}x{SIZE}: FLOPs {flop_ratio:.3f}"
       f" (1/{1 / flop_ratio:.1f}), activation memory {mem_ratio:.3f} (1/{1 / mem_ratio:.1f})")
-assert flop_ratio < 1 / 3 and mem_ratio < 1 / 3
+assert 1 / 12 < flop_ratio < 1 / 8        # "about a tenth of the FLOPs" (summary)
+assert 1 / 4 < mem_ratio < 1 / 3          # "under a third of the activation memory"
 
 # %% [markdown]
 # The memory saving is smaller than the FLOP saving: the first and last layers, and the
@@ -311,6 +315,15 @@ plt.close(fig)
 # - The price: the decoder must bring back full resolution, and fine detail lost in
 #   pooling must come back from somewhere. That is what unpooling, transposed convolution
 #   (lessons 4, 5) and U-Net's skip connections (lesson 9) are about.
+
+# %% [markdown]
+# ## Try it
+#
+# 1. *Predict*, then run: set `SIZE = 64`. Will the FLOP ratio of (b) to (a) change?
+#    (Every layer's cost is proportional to its output area; what happens to each area?)
+# 2. Set `C = 64`. The middle layers cost $\propto C^2$, the first and last only $\propto C$,
+#    and those two run at full resolution in both networks. Predict: does the FLOP ratio
+#    go up or down? Does it leave the `1 / 12 < flop_ratio < 1 / 8` band?
 
 # %%
 print("lesson 03 done: all assertions hold")

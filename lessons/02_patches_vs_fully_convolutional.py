@@ -69,7 +69,7 @@ net = nn.Sequential(
     nn.Conv2d(16, 32, 5, rng=3), nn.ReLU(),       # "dense" 400 -> 32, as a conv over the 5x5 map
     nn.Conv2d(32, K, 1, rng=4),                   # "dense" 32 -> K, as a 1x1 conv
 ).to(DEVICE)
-net.eval()
+net.eval()      # evaluation mode: layers that act differently in training (batch norm, lesson 4) stop doing so
 print(nn.summary(net, (1, C, P, P), device=DEVICE))
 
 sizes = [P]

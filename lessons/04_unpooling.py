@@ -214,7 +214,10 @@ assert (grad == g.ravel()[indices]).all()
 # %% [markdown]
 # ## 5. SegNet: a decoder made of max unpooling
 #
-# SegNet (Badrinarayanan et al., 2017) is an encoder of conv → BatchNorm → ReLU blocks,
+# SegNet (Badrinarayanan et al., 2017) is an encoder of conv → BatchNorm → ReLU blocks
+# (**batch normalisation**: each channel is shifted and scaled to mean 0 and variance 1
+# over the batch, then by a learnt scale and shift; in evaluation mode, `model.eval()`,
+# it uses running averages of the batch statistics gathered during training instead),
 # each followed by a $2 \times 2$ max pool that **keeps its indices**, and a mirrored
 # decoder that max-unpools with those indices before each block of convolutions:
 #

@@ -83,8 +83,9 @@ print("train", train_x.shape, train_y.shape, " test", test_x.shape,
 # %% [markdown]
 # ## Train briefly
 #
-# Pixel-wise cross-entropy, Adam, mini-batches of 4 images, and a cosine learning-rate
-# schedule that ends near zero (so the weights, and batch norm's running statistics, have
+# Pixel-wise cross-entropy, Adam (lesson 7), mini-batches of 4 images, and a **cosine
+# learning-rate schedule** (`optim.CosineAnnealingLR`: the rate falls from `LR` to 0 along
+# half a cosine, $\eta_t = \tfrac12 \eta_0 (1 + \cos(\pi t / T))$) that ends near zero (so the weights, and batch norm's running statistics, have
 # settled when we switch to evaluation mode). Initial weights come from
 # `nn.init.manual_seed`, and the batches from their own generator: the run is the same
 # every time, and the ablation below starts from the same seed (so its encoder gets the

@@ -13,7 +13,8 @@
 # counts against a real forward pass.
 #
 # *Lecture slides covered:* "full-resolution layers are expensive"; "downsample inside,
-# upsample at the end" (the encoder–decoder); receptive field growing with each level.
+# upsample at the end" (the encoder–decoder); receptive field growing with each level;
+# strided convolution vs pooling for downsampling.
 
 # %%
 import time
@@ -302,6 +303,34 @@ fig.suptitle(f"one forward pass, {SIZE}x{SIZE} image, same {params_by_hand:,} pa
 fig.tight_layout()
 fig.savefig(FIGURES / "totals.png", dpi=100)
 plt.close(fig)
+
+# %% [markdown]
+# ## Strided convolution or pooling?
+#
+# There are two ways down. A $2 \times 2$ **max pooling** has no parameters: it keeps the
+# largest value of each block. A $3 \times 3$ convolution with **stride 2** (padding 1)
+# computes only every other output position: it halves the sides too, but it *learns* how
+# to summarise each neighbourhood (all-convolutional networks and many encoders use it).
+# Compared with a stride-1 convolution followed by pooling it does a quarter of the
+# multiply-adds, since it produces a quarter of the outputs.
+
+# %%
+x_down = mf.tensor(np.random.default_rng(0).standard_normal((1, C, 32, 32)), device=DEVICE, dtype="float32")
+strided = nn.Conv2d(C, C, 3, stride=2, padding=1, rng=7).to(DEVICE)
+dense_then_pool = nn.Sequential(nn.Conv2d(C, C, 3, padding=1, rng=7), nn.MaxPool2d(2)).to(DEVICE)
+with mf.no_grad():
+    y_strided, y_pooled = strided(x_down), dense_then_pool(x_down)
+macs = {name: 2 * 9 * C * C * out.shape[2] * out.shape[3] for name, out in
+        [("strided conv", y_strided), ("conv then pool", dense_then_pool[0](x_down))]}
+print(f"32x32 -> strided conv {y_strided.shape[2:]}, conv + pool {y_pooled.shape[2:]}; "
+      f"parameters: pooling {nn.count_parameters(nn.MaxPool2d(2))}, strided conv {nn.count_parameters(strided)}; "
+      f"FLOPs: strided {macs['strided conv']:,}, conv then pool {macs['conv then pool']:,}")
+assert y_strided.shape == y_pooled.shape == (1, C, 16, 16)
+assert nn.count_parameters(nn.MaxPool2d(2)) == 0 and nn.count_parameters(strided) == 9 * C * C + C
+assert 4 * macs["strided conv"] == macs["conv then pool"]
+# the strided conv is the stride-1 conv read at every other pixel
+with mf.no_grad():
+    assert np.allclose(y_strided.numpy(), dense_then_pool[0](x_down).numpy()[:, :, ::2, ::2], atol=1e-5)
 
 # %% [markdown]
 # ## Summary

@@ -114,6 +114,21 @@ print(f"MSE of the noisy test images: {noisy_mse:.4f}  (sigma^2 = {NOISE ** 2:.2
 assert 0 < noisy_mse < NOISE ** 2
 
 # %% [markdown]
+# The other corruption the lecture names is **masking**: each pixel is set to 0 with
+# probability $q$ (`corruption="mask"`, `noise=q`), and the network must fill the holes
+# from the neighbours. We check what it does to the test images: about a fraction $q$ of
+# the pixels become 0, the others are untouched. (We train on Gaussian noise below.)
+
+# %%
+MASK_Q = 0.25
+masker = DenoisingAutoencoder(1, BASE, DEPTH, LATENT, corruption="mask", noise=MASK_Q)
+masked = masker.corrupt(mf.tensor(test_clean), np.random.default_rng(5)).numpy()
+hit = (masked == 0) & (test_clean > 0)                  # pixels that were zeroed by the mask
+print(f"masking with q = {MASK_Q}: {hit.sum() / (test_clean > 0).sum():.3f} of the nonzero pixels zeroed")
+assert abs(hit.sum() / (test_clean > 0).sum() - MASK_Q) < 0.02
+assert np.array_equal(masked[~hit], test_clean[~hit])   # the rest untouched
+
+# %% [markdown]
 # ## Train to denoise
 #
 # Every step draws a mini-batch of clean images, corrupts them with *fresh* noise (so the

@@ -28,8 +28,9 @@ from minifcn.models import SegNet
 
 # %% [markdown]
 # Our ops work on batches of images, shape $(N, C, H, W)$. For the small examples we wrap
-# a 2-D grid into $N = C = 1$ and read it back out. A small drawing helper writes the
-# numbers into the cells, so the pictures look like the lecture's slides.
+# a 2-D grid into $N = C = 1$ and read it back out. A drawing helper
+# (`minifcn.lesson_plots.draw_grid`) writes the numbers into the cells, so the pictures
+# look like the lecture's slides.
 
 # %%
 def as_image(grid):
@@ -42,23 +43,7 @@ def as_grid(t):
     return t.numpy()[0, 0]
 
 
-def draw_grid(ax, grid, title, marked=None, colour="#fdd49e"):
-    """Draw a grid with its numbers; cells where ``marked`` is True get ``colour``."""
-    grid = np.asarray(grid)
-    marked = np.zeros(grid.shape, bool) if marked is None else np.asarray(marked)
-    ax.imshow(np.where(marked, 1.0, 0.0), cmap=plt.matplotlib.colors.ListedColormap(["white", colour]),
-              vmin=0, vmax=1)
-    for (r, c), v in np.ndenumerate(grid):
-        ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=14,
-                color="#999" if v == 0 else "black")
-    ax.hlines(np.arange(grid.shape[0] + 1) - 0.5, -0.5, grid.shape[1] - 0.5, color="#555", lw=1)
-    ax.vlines(np.arange(grid.shape[1] + 1) - 0.5, -0.5, grid.shape[0] - 0.5, color="#555", lw=1)
-    ax.set_xticks([]), ax.set_yticks([])
-    if grid.shape[0] % 2 == 0 and grid.shape[0] > 2:     # thicker lines between 2x2 blocks
-        for b in range(2, grid.shape[0], 2):
-            ax.axhline(b - 0.5, color="black", lw=2.5)
-            ax.axvline(b - 0.5, color="black", lw=2.5)
-    ax.set_title(title, fontsize=10)
+from minifcn.lesson_plots import draw_grid   # writes the numbers into the cells
 
 # %% [markdown]
 # ## 1. Nearest-neighbour unpooling

@@ -29,7 +29,8 @@ plt = pyplot()
 # %% [markdown]
 # Our ops work on batches of images $(N, C, H, W)$; a 1-D signal of length $n$ is an image
 # of shape $(1, 1, 1, n)$, and a 1-D kernel is a $1 \times k$ kernel. Two tiny helpers move
-# arrays in and out, and one draws a matrix with its numbers written in the cells.
+# arrays in and out, and one (`minifcn.lesson_plots.draw_numbers`) draws a matrix with
+# its numbers written in the cells.
 
 # %%
 def on_device(a):
@@ -42,19 +43,7 @@ def signal(v):
     return on_device(np.asarray(v, np.float32).reshape(1, 1, 1, -1))
 
 
-def draw_numbers(ax, m, title, cmap="Blues", fontsize=11, fmt="{:g}", vmax=None):
-    """Show a matrix as coloured cells with its values written in them (zeros left blank)."""
-    m = np.asarray(m, float)
-    vmax = max(m.max(), 1e-9) if vmax is None else vmax
-    ax.imshow(m, cmap=cmap, vmin=min(0, m.min()), vmax=vmax)
-    for (r, c), v in np.ndenumerate(m):
-        if v != 0:
-            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=fontsize,
-                    color="white" if v > 0.6 * vmax else "black")
-    ax.hlines(np.arange(m.shape[0] + 1) - 0.5, -0.5, m.shape[1] - 0.5, color="#bbb", lw=0.5)
-    ax.vlines(np.arange(m.shape[1] + 1) - 0.5, -0.5, m.shape[0] - 0.5, color="#bbb", lw=0.5)
-    ax.set_xticks([]), ax.set_yticks([])
-    ax.set_title(title, fontsize=10)
+from minifcn.lesson_plots import draw_numbers   # a matrix with its numbers in the cells
 
 # %% [markdown]
 # ## 1. A 1-D convolution is a matrix

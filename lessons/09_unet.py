@@ -274,6 +274,16 @@ plt.close(fig)
 assert border == 92
 
 # %% [markdown]
+# ## U-Net beyond segmentation
+#
+# Nothing in a U-Net says "class scores": it maps an image to an image of the same size.
+# Change the last layer and the loss and the same network does other dense tasks — the
+# denoising of lesson 10 (an image in, a clean image out, MSE loss), the keypoint
+# heatmaps of lesson 11 (one channel per keypoint), super-resolution (a blurred,
+# upsampled image in, the sharp one out), and the denoiser inside diffusion models, the
+# generative models the lecture names, which is a U-Net asked to remove noise step by step.
+
+# %% [markdown]
 # ## Try it
 #
 # 1. *Predict*, then run: with `STEPS = 60` will the skip margin grow or shrink? (Both

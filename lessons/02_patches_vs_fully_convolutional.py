@@ -414,8 +414,9 @@ plt.close(fig)
 #    assertion will tell you.
 # 2. Add `49` to `P_SWEEP` and `BOXES`. Predict the shape accuracy at $P = 49$ before you
 #    run: more context, or mostly other shapes and background?
-# 3. Set `same_colour=False` in the sweep. What will the accuracy at $P = 1$ be now, and
-#    which assertion fails first?
+# 3. Set `same_colour=False` in the sweep. What will the accuracy at $P = 1$ be now? Then
+#    look at `box_features`: it averages the colour channels into grey. (We saw 0.43,
+#    not lesson 1's 0.99: the grey levels of the base colours are close.)
 
 # %%
 print("lesson 02 done: all assertions hold")

@@ -382,7 +382,7 @@ assert measured_whole == (BIG, BIG)                                 # the image 
 # outline, and lesson 2 measured that windows of about 17 to 33 px are needed at
 # $64 \times 64$ (the shapes have radii of 8 to 20 px: diameters up to 40). A pixel's
 # receptive field is exactly that window for a network: the plain three-layer stack (7 px)
-# cannot see a whole shape, the atrous one (15 px) sees a small one, and this DeepLab's
+# cannot see a whole shape, the atrous one (15 px) almost covers the smallest, and this DeepLab's
 # convolutions see far more than the largest.
 
 # %%

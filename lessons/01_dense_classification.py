@@ -223,11 +223,76 @@ print(f"pixels classified correctly: {accuracy:.4f}")
 assert accuracy == (pred == labels).mean()
 
 # %% [markdown]
-# On these synthetic images the shape kinds have their own colours, so even a pixel's
-# colour alone classifies most pixels. Real images are not so kind: a pixel of a cat's fur
-# and a pixel of a brown carpet can have the same colour, and only the **neighbourhood**
-# tells them apart. That is why the per-pixel classifier becomes a *convolutional network*:
-# the scores of pixel $(h, w)$ are computed from a window around it (next lesson).
+# Why $\sigma = 0.15$? It stands for the spread of the colours within one class. Measure
+# it on the training pixels: the root-mean-square distance of a pixel's channel from its
+# class colour. (Colour jitter of up to ±0.12 per shape plus pixel noise of 0.1 give
+# about 0.1–0.15.)
+
+# %%
+spread = np.sqrt((((X[None] - class_colour[:, :, None]) ** 2) * Y[:, None]).sum(axis=(1, 2))
+                 / (3 * Y.sum(axis=1)))                               # (K,) rms per channel
+print("colour spread per class:", np.round(spread, 3), " (SIGMA =", SIGMA, ")")
+assert (0.5 * SIGMA < spread).all() and (spread < 1.5 * SIGMA).all()
+
+# %% [markdown]
+# ## A pixel alone is not enough: same-colour shapes
+#
+# On these synthetic images the shape kinds have their own colours, so a pixel's colour
+# alone classifies nearly every pixel. That contradicts the lecture's point that a pixel
+# cannot be classified without its context — because the data make it too easy. Real
+# images are not so kind: a pixel of a cat's fur and a pixel of a brown carpet can have
+# the same colour.
+#
+# `SyntheticShapes(..., same_colour=True)` draws *the same* shapes, at the same places,
+# but paints every kind in one colour: the class is now in the **shape**, not the colour.
+# We fit the same nearest-class-colour classifier on images 0..7 and measure it on images
+# 8..15, on both versions and on three seeds. We report two numbers:
+#
+# - **accuracy**: the fraction of all pixels right;
+# - **shape accuracy**: among the pixels that belong to a shape, the fraction given the
+#   right kind. With three kinds, guessing gives about 1/3.
+
+# %%
+def colour_classifier(images, labels, test_images):
+    """Nearest class colour with spread SIGMA, fitted on (images, labels): label maps of
+    test_images, from the scores z_k = c_k.x / SIGMA^2 - |c_k|^2 / (2 SIGMA^2)."""
+    X = images.transpose(1, 0, 2, 3).reshape(3, -1)
+    Y = F.one_hot(labels, K, axis=0).reshape(K, -1)
+    c = (Y @ X.T) / np.maximum(Y.sum(axis=1, keepdims=True), 1)        # (K, 3)
+    z = np.einsum("kc,nchw->nkhw", c / SIGMA ** 2, test_images)
+    return (z - ((c ** 2).sum(axis=1) / (2 * SIGMA ** 2))[None, :, None, None]).argmax(axis=1)
+
+
+SEEDS = [2, 5, 7]
+results = {}
+for same in (False, True):
+    for seed in SEEDS:
+        images_s, labels_s = SyntheticShapes(16, image_size=64, num_classes=K, seed=seed,
+                                             max_shapes=4, same_colour=same).arrays()
+        pred_s = colour_classifier(images_s[:8], labels_s[:8], images_s[8:])
+        truth, on_shape = labels_s[8:], labels_s[8:] > 0
+        results[same, seed] = ((pred_s == truth).mean(), (pred_s[on_shape] == truth[on_shape]).mean(),
+                               ((pred_s > 0) == on_shape).mean())
+for same in (False, True):
+    acc, shape_acc, fg = (np.array([results[same, s][j] for s in SEEDS]) for j in range(3))
+    print(f"{'same colour' if same else 'own colours':<12} accuracy {acc.mean():.3f} "
+          f"(seeds {SEEDS}: {acc.min():.3f}..{acc.max():.3f}), shape accuracy {shape_acc.mean():.3f} "
+          f"({shape_acc.min():.3f}..{shape_acc.max():.3f}), shape-vs-background {fg.min():.3f}..{fg.max():.3f}")
+
+SHAPE_CHANCE = 1 / 3                      # three kinds; a guess is right a third of the time
+own = np.array([results[False, s][1] for s in SEEDS])
+same = np.array([results[True, s][1] for s in SEEDS])
+assert own.min() > 0.95                   # own colours: the colour tells the kind
+assert same.max() < SHAPE_CHANCE + 0.1    # same colour: no better than a guess, on every seed
+assert min(results[True, s][2] for s in SEEDS) > 0.95   # ... though shape vs background still works
+
+# %% [markdown]
+# The per-pixel classifier still finds *where* the shapes are (their colour differs from
+# the background), but it cannot say *which* shape: a pixel in the middle of a disc and one
+# in the middle of a square look the same. Only the **neighbourhood** tells them apart.
+# That is why the per-pixel classifier becomes a *convolutional network*: the scores of
+# pixel $(h, w)$ are computed from a window around it (next lesson, which also measures
+# how large the window must be).
 
 # %%
 fig, axes = plt.subplots(2, K + 1, figsize=(3 * (K + 1), 6))
@@ -275,6 +340,17 @@ plt.close(fig)
 #   the label map exactly.
 # - A network outputs scores $(N, K, H, W)$; softmax over $K$ and argmax make it a
 #   **classifier at every pixel**.
+
+# %% [markdown]
+# ## Try it
+#
+# 1. *Predict*, then run: add `same_colour=True` to the first `SyntheticShapes(...)` of this
+#    lesson. What will "pixels classified correctly" print? (Hint: what fraction of the
+#    pixels is background, and how often is a shape pixel's kind guessed right?)
+# 2. Set `SIGMA = 0.05`. Do the predicted label maps change? (Write $z_k$ as
+#    $(c_k^\top x - \lVert c_k \rVert^2/2)/\sigma^2$.) The probabilities do change — and
+#    the spread check fails: `SIGMA` no longer describes the data.
+# 3. Add seeds to `SEEDS`: does the same-colour shape accuracy ever exceed 0.43?
 
 # %%
 print("lesson 01 done: all assertions hold")

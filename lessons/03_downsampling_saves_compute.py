@@ -11,6 +11,10 @@
 # input's size for the per-pixel output. This lesson counts, layer by layer, what each
 # design costs in arithmetic (FLOPs) and in memory for the activations — and checks the
 # counts against a real forward pass.
+#
+# *Lecture slides covered:* "full-resolution layers are expensive"; "downsample inside,
+# upsample at the end" (the encoder–decoder); receptive field growing with each level;
+# strided convolution vs pooling for downsampling.
 
 # %%
 import time
@@ -216,7 +220,8 @@ flop_ratio = flops_b / flops_a
 mem_ratio = mem_b / mem_a
 print(f"encoder-decoder / full resolution at {SIZE}x{SIZE}: FLOPs {flop_ratio:.3f}"
       f" (1/{1 / flop_ratio:.1f}), activation memory {mem_ratio:.3f} (1/{1 / mem_ratio:.1f})")
-assert flop_ratio < 1 / 3 and mem_ratio < 1 / 3
+assert 1 / 12 < flop_ratio < 1 / 8        # "about a tenth of the FLOPs" (summary)
+assert 1 / 4 < mem_ratio < 1 / 3          # "under a third of the activation memory"
 
 # %% [markdown]
 # The memory saving is smaller than the FLOP saving: the first and last layers, and the
@@ -300,6 +305,34 @@ fig.savefig(FIGURES / "totals.png", dpi=100)
 plt.close(fig)
 
 # %% [markdown]
+# ## Strided convolution or pooling?
+#
+# There are two ways down. A $2 \times 2$ **max pooling** has no parameters: it keeps the
+# largest value of each block. A $3 \times 3$ convolution with **stride 2** (padding 1)
+# computes only every other output position: it halves the sides too, but it *learns* how
+# to summarise each neighbourhood (all-convolutional networks and many encoders use it).
+# Compared with a stride-1 convolution followed by pooling it does a quarter of the
+# multiply-adds, since it produces a quarter of the outputs.
+
+# %%
+x_down = mf.tensor(np.random.default_rng(0).standard_normal((1, C, 32, 32)), device=DEVICE, dtype="float32")
+strided = nn.Conv2d(C, C, 3, stride=2, padding=1, rng=7).to(DEVICE)
+dense_then_pool = nn.Sequential(nn.Conv2d(C, C, 3, padding=1, rng=7), nn.MaxPool2d(2)).to(DEVICE)
+with mf.no_grad():
+    y_strided, y_pooled = strided(x_down), dense_then_pool(x_down)
+macs = {name: 2 * 9 * C * C * out.shape[2] * out.shape[3] for name, out in
+        [("strided conv", y_strided), ("conv then pool", dense_then_pool[0](x_down))]}
+print(f"32x32 -> strided conv {y_strided.shape[2:]}, conv + pool {y_pooled.shape[2:]}; "
+      f"parameters: pooling {nn.count_parameters(nn.MaxPool2d(2))}, strided conv {nn.count_parameters(strided)}; "
+      f"FLOPs: strided {macs['strided conv']:,}, conv then pool {macs['conv then pool']:,}")
+assert y_strided.shape == y_pooled.shape == (1, C, 16, 16)
+assert nn.count_parameters(nn.MaxPool2d(2)) == 0 and nn.count_parameters(strided) == 9 * C * C + C
+assert 4 * macs["strided conv"] == macs["conv then pool"]
+# the strided conv is the stride-1 conv read at every other pixel
+with mf.no_grad():
+    assert np.allclose(y_strided.numpy(), dense_then_pool[0](x_down).numpy()[:, :, ::2, ::2], atol=1e-5)
+
+# %% [markdown]
 # ## Summary
 #
 # - A convolution costs $2 \cdot C_{in}/\text{groups} \cdot KH \cdot KW \cdot C_{out}
@@ -311,6 +344,15 @@ plt.close(fig)
 # - The price: the decoder must bring back full resolution, and fine detail lost in
 #   pooling must come back from somewhere. That is what unpooling, transposed convolution
 #   (lessons 4, 5) and U-Net's skip connections (lesson 9) are about.
+
+# %% [markdown]
+# ## Try it
+#
+# 1. *Predict*, then run: set `SIZE = 64`. Will the FLOP ratio of (b) to (a) change?
+#    (Every layer's cost is proportional to its output area; what happens to each area?)
+# 2. Set `C = 64`. The middle layers cost $\propto C^2$, the first and last only $\propto C$,
+#    and those two run at full resolution in both networks. Predict: does the FLOP ratio
+#    go up or down? Does it leave the `1 / 12 < flop_ratio < 1 / 8` band?
 
 # %%
 print("lesson 03 done: all assertions hold")

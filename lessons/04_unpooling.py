@@ -12,6 +12,9 @@
 #    zeros elsewhere — the pooling has to remember those positions.
 #
 # SegNet builds a whole decoder from the third kind. We check every grid the lecture draws.
+#
+# *Lecture slides covered:* "unpooling: nearest neighbour, bed of nails"; "max unpooling
+# remembers the positions of max pooling"; SegNet's encoder–decoder with pooling indices.
 
 # %%
 import numpy as np
@@ -25,8 +28,9 @@ from minifcn.models import SegNet
 
 # %% [markdown]
 # Our ops work on batches of images, shape $(N, C, H, W)$. For the small examples we wrap
-# a 2-D grid into $N = C = 1$ and read it back out. A small drawing helper writes the
-# numbers into the cells, so the pictures look like the lecture's slides.
+# a 2-D grid into $N = C = 1$ and read it back out. A drawing helper
+# (`minifcn.lesson_plots.draw_grid`) writes the numbers into the cells, so the pictures
+# look like the lecture's slides.
 
 # %%
 def as_image(grid):
@@ -39,23 +43,7 @@ def as_grid(t):
     return t.numpy()[0, 0]
 
 
-def draw_grid(ax, grid, title, marked=None, colour="#fdd49e"):
-    """Draw a grid with its numbers; cells where ``marked`` is True get ``colour``."""
-    grid = np.asarray(grid)
-    marked = np.zeros(grid.shape, bool) if marked is None else np.asarray(marked)
-    ax.imshow(np.where(marked, 1.0, 0.0), cmap=plt.matplotlib.colors.ListedColormap(["white", colour]),
-              vmin=0, vmax=1)
-    for (r, c), v in np.ndenumerate(grid):
-        ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=14,
-                color="#999" if v == 0 else "black")
-    ax.hlines(np.arange(grid.shape[0] + 1) - 0.5, -0.5, grid.shape[1] - 0.5, color="#555", lw=1)
-    ax.vlines(np.arange(grid.shape[1] + 1) - 0.5, -0.5, grid.shape[0] - 0.5, color="#555", lw=1)
-    ax.set_xticks([]), ax.set_yticks([])
-    if grid.shape[0] % 2 == 0 and grid.shape[0] > 2:     # thicker lines between 2x2 blocks
-        for b in range(2, grid.shape[0], 2):
-            ax.axhline(b - 0.5, color="black", lw=2.5)
-            ax.axvline(b - 0.5, color="black", lw=2.5)
-    ax.set_title(title, fontsize=10)
+from minifcn.lesson_plots import draw_grid   # writes the numbers into the cells
 
 # %% [markdown]
 # ## 1. Nearest-neighbour unpooling
@@ -211,7 +199,10 @@ assert (grad == g.ravel()[indices]).all()
 # %% [markdown]
 # ## 5. SegNet: a decoder made of max unpooling
 #
-# SegNet (Badrinarayanan et al., 2017) is an encoder of conv → BatchNorm → ReLU blocks,
+# SegNet (Badrinarayanan et al., 2017) is an encoder of conv → BatchNorm → ReLU blocks
+# (**batch normalisation**: each channel is shifted and scaled to mean 0 and variance 1
+# over the batch, then by a learnt scale and shift; in evaluation mode, `model.eval()`,
+# it uses running averages of the batch statistics gathered during training instead),
 # each followed by a $2 \times 2$ max pool that **keeps its indices**, and a mirrored
 # decoder that max-unpools with those indices before each block of convolutions:
 #
@@ -292,14 +283,24 @@ assert (winners0.reshape(1, 4, 8, 2, 8, 2).sum(axis=(3, 5)) == 1).all()   # one 
 # Only the **indices** cross from encoder to decoder, not the feature maps (U-Net, lesson 9,
 # sends the whole maps). An index names one of the 4 cells of a block, so it needs only
 # $\log_2 4 = 2$ bits, against $4 \times 32$ bits for the block of float32 values it
-# stands for: a 64-fold saving.
+# stands for: a 64-fold saving. We do not take that on faith: we **pack** each block's
+# winner into 2 bits (four blocks per byte), unpack it again, and check that the positions
+# that come back are exactly the ones the decoder used — and count the real bytes.
 
 # %%
-bits_maps = enc0.size * 32                         # the level-1 feature map in float32
-bits_indices = (enc0.size // 4) * np.log2(4)       # one 2-bit index per 2x2 block
-print(f"level-1 skip: feature map {bits_maps} bits, indices {bits_indices:g} bits, "
-      f"ratio {bits_maps / bits_indices:g}")
-assert bits_maps / bits_indices == 4 * 32 / 2
+N0, C0, H0, W0 = enc0.shape
+cells = winners0.reshape(N0, C0, H0 // 2, 2, W0 // 2, 2).transpose(0, 1, 2, 4, 3, 5)
+codes = cells.reshape(-1, 4).argmax(axis=1).astype(np.uint8)          # 0..3 per block
+assert codes.size % 4 == 0 and codes.max() <= 3
+packed = codes[0::4] | codes[1::4] << 2 | codes[2::4] << 4 | codes[3::4] << 6   # 4 codes per byte
+unpacked = np.stack([(packed >> shift) & 3 for shift in (0, 2, 4, 6)], axis=1).ravel()
+decoded = np.eye(4, dtype=bool)[unpacked].reshape(N0, C0, H0 // 2, W0 // 2, 2, 2)
+decoded = decoded.transpose(0, 1, 2, 4, 3, 5).reshape(enc0.shape)     # back to (N, C, H, W)
+print(f"level-1 skip: feature map {enc0.astype(np.float32).nbytes} bytes, packed indices "
+      f"{packed.nbytes} bytes, ratio {enc0.astype(np.float32).nbytes / packed.nbytes:g}")
+assert np.array_equal(decoded, winners0)                   # 2 bits per block lose nothing
+assert (dec1_in[~decoded] == 0).all()                      # ... the decoder needs nothing else
+assert enc0.astype(np.float32).nbytes / packed.nbytes == 64
 
 # %%
 ch = int(np.argmax(np.count_nonzero(dec1_in[0], axis=(1, 2))))   # the busiest channel of decoder block 2
@@ -333,6 +334,15 @@ plt.close(fig)
 # - **SegNet** hands only these indices from encoder to decoder (2 bits per block), so the
 #   decoder puts values back where the encoder found them, and its convolutions fill in
 #   the zeros.
+
+# %% [markdown]
+# ## Try it
+#
+# 1. *Predict*, then run: with $3 \times 3$ pooling blocks an index names one of 9 cells.
+#    How many bits does it need, and what would the saving over float32 be? (Change the
+#    packing above to 4 bits per code and the 64 to your number.)
+# 2. Change the disc's radius (`< 25` in the SegNet cell) to `< 4`: predict whether the
+#    decoder still receives nonzeros only at the encoder's winners, then run.
 
 # %%
 print("lesson 04 done: all assertions hold")

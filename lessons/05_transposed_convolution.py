@@ -13,6 +13,10 @@
 # transpose does to a picture: every input pixel stamps a scaled copy of the kernel into
 # the output, the stamps overlap and add up, it is **not** an inverse, it can draw
 # **checkerboards**, and with the right kernel it is exactly **bilinear upsampling**.
+#
+# *Lecture slides covered:* "transposed convolution = multiplication by $C^\top$"; 1-D and
+# 2-D convolution matrices; "a learnable upsampling: each input stamps the kernel";
+# "not an inverse"; checkerboard artefacts; bilinear upsampling as a fixed kernel.
 
 # %%
 import numpy as np
@@ -25,7 +29,8 @@ plt = pyplot()
 # %% [markdown]
 # Our ops work on batches of images $(N, C, H, W)$; a 1-D signal of length $n$ is an image
 # of shape $(1, 1, 1, n)$, and a 1-D kernel is a $1 \times k$ kernel. Two tiny helpers move
-# arrays in and out, and one draws a matrix with its numbers written in the cells.
+# arrays in and out, and one (`minifcn.lesson_plots.draw_numbers`) draws a matrix with
+# its numbers written in the cells.
 
 # %%
 def on_device(a):
@@ -38,19 +43,7 @@ def signal(v):
     return on_device(np.asarray(v, np.float32).reshape(1, 1, 1, -1))
 
 
-def draw_numbers(ax, m, title, cmap="Blues", fontsize=11, fmt="{:g}", vmax=None):
-    """Show a matrix as coloured cells with its values written in them (zeros left blank)."""
-    m = np.asarray(m, float)
-    vmax = max(m.max(), 1e-9) if vmax is None else vmax
-    ax.imshow(m, cmap=cmap, vmin=min(0, m.min()), vmax=vmax)
-    for (r, c), v in np.ndenumerate(m):
-        if v != 0:
-            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=fontsize,
-                    color="white" if v > 0.6 * vmax else "black")
-    ax.hlines(np.arange(m.shape[0] + 1) - 0.5, -0.5, m.shape[1] - 0.5, color="#bbb", lw=0.5)
-    ax.vlines(np.arange(m.shape[1] + 1) - 0.5, -0.5, m.shape[0] - 0.5, color="#bbb", lw=0.5)
-    ax.set_xticks([]), ax.set_yticks([])
-    ax.set_title(title, fontsize=10)
+from minifcn.lesson_plots import draw_numbers   # a matrix with its numbers in the cells
 
 # %% [markdown]
 # ## 1. A 1-D convolution is a matrix
@@ -162,7 +155,9 @@ plt.close(fig)
 #   the convolution with plain loops over output pixels, straight from the formula;
 # - $C^\top y$ equals `F.conv_transpose2d(y)` with the same weight, stride, padding and
 #   dilation. A strided convolution maps several input sizes to the same output size, so
-#   the transposed op takes `output_padding` to pick which one it returns (lesson 6);
+#   the transposed op takes `output_padding` to pick which one it returns (e.g. kernel
+#   3, stride 2: inputs of 7 and of 8 pixels both give 3 outputs, and going back
+#   `output_padding=0` returns 7, `output_padding=1` returns 8; lesson 6 has the rule);
 #   here it is the input size minus what `arith.conv_transpose_output_size` gives
 #   without it.
 
@@ -315,7 +310,22 @@ print(f"x {x.shape} -> conv {y.shape} -> conv_T {back.shape}: same shape as x")
 print(f"largest |conv_T(conv(x)) - x| = {np.abs(back - x).max():.3f};  rank of CᵀC = {rank} (of 16)")
 assert back.shape == x.shape
 assert not np.allclose(back, x, atol=1e-2)
-assert rank <= 4 < 16
+assert rank == np.linalg.matrix_rank(C) == 4       # CᵀC keeps all that C keeps: 4 directions
+
+# %% [markdown]
+# No matrix at all could undo the convolution, not just $C^\top$: the 12 directions that
+# $C$ loses (its **null space**, here from the SVD of $C$) are images $z \neq 0$ with
+# $\mathrm{conv}(z) = 0$. Then $x$ and $x + z$ are different images with the same
+# convolution, and nothing that sees only $\mathrm{conv}(x)$ can tell them apart.
+
+# %%
+_, singular, vt = np.linalg.svd(C)
+z = 3 * vt[-1].reshape(4, 4)                           # a direction C sends to zero
+y_other = F.conv2d(on_device((x + z)[None, None].astype(np.float32)), on_device(k[None, None])).numpy()[0, 0]
+print(f"null space dimension {16 - (singular > 1e-6).sum()};  |x + z - x| = {np.abs(z).max():.2f}, "
+      f"|conv(x + z) - conv(x)| = {np.abs(y_other - y).max():.1e}")
+assert 16 - (singular > 1e-6).sum() == 12
+assert np.abs(z).max() > 0.5 and np.allclose(y_other, y, atol=1e-5)
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.8), gridspec_kw={"width_ratios": [2, 1, 2]})
@@ -483,6 +493,15 @@ plt.close(fig)
 #   **checkerboards**; kernel $2s$ with stride $s$ overlaps evenly.
 # - Initialised with the **bilinear** kernel, a transposed convolution is bilinear
 #   upsampling (away from the border) — a good start for a learned upsampling.
+
+# %% [markdown]
+# ## Try it
+#
+# 1. *Predict*, then run: in the "not an inverse" cell use a $2 \times 2$ kernel on the
+#    $4 \times 4$ image. What are the output size, the rank of $C$ and the null-space
+#    dimension? (Change `k` and the two asserted numbers 4 and 12 to your prediction.)
+# 2. Predict which kernel sizes give a flat interior with stride 3, then print
+#    `coverage(8, k, 3)` for k = 3, 4, 5, 6 (from the checkerboard section).
 
 # %%
 print("lesson 05 done: all assertions hold")

@@ -10,6 +10,11 @@
 # draws each one, and checks every formula against the shape that `minifcn`'s real
 # operations produce.
 #
+# *Lecture slides covered:* output sizes of convolution, pooling, transposed convolution
+# and dilation (Dumoulin & Visin's relationships 1–15); d2l's stride-1 $2 \times 2$
+# example; "deconvolution" as a misnomer; the lecture's "unitary stride" slip; `padding="same"`;
+# receptive field.
+#
 # The two spatial axes never interact, so everything is arithmetic along **one axis**:
 #
 # | symbol | meaning | | symbol | meaning |
@@ -219,6 +224,49 @@ for number, i, k, s, p, a in TRANSPOSED:
     assert direct.shape == transposed.shape and err < 1e-5
 
 # %% [markdown]
+# ### Two worked examples from the lecture
+#
+# **d2l's example** (*Dive into Deep Learning*, section "Transposed convolution"): a
+# $2 \times 2$ input and a $2 \times 2$ kernel, both $\begin{smallmatrix}0&1\\2&3
+# \end{smallmatrix}$, stride 1. Each input value stamps a scaled copy of the kernel
+# (lesson 5) onto a $3 \times 3$ output (relationship 8: $o' = 2 + 2 - 1 = 3$). We add the
+# four stamps by hand and compare with `F.conv_transpose2d`.
+
+# %%
+X2 = np.array([[0.0, 1.0], [2.0, 3.0]], np.float32)
+K2 = np.array([[0.0, 1.0], [2.0, 3.0]], np.float32)
+stamps = np.zeros((3, 3), np.float32)
+for r, c in itertools.product(range(2), range(2)):
+    stamps[r:r + 2, c:c + 2] += X2[r, c] * K2                     # input (r, c) stamps the kernel
+d2l = F.conv_transpose2d(mf.tensor(X2[None, None], device=DEVICE),
+                         mf.tensor(K2[None, None], device=DEVICE)).numpy()[0, 0]
+print("stamps added by hand:\n", stamps, "\nF.conv_transpose2d:\n", d2l)
+assert np.array_equal(stamps, [[0, 0, 1], [0, 4, 6], [4, 12, 9]])   # d2l's printed result
+assert np.array_equal(d2l, stamps)
+
+# %% [markdown]
+# **A slip in the lecture.** A slide shows a transposed convolution taking a $2 \times 2$
+# input to a $5 \times 5$ output with a $3 \times 3$ kernel "with unitary stride". With
+# stride 1 relationship 8 gives $o' = 2 + 3 - 1 = 4$; a $5 \times 5$ output needs
+# **stride 2** (relationship 12: $o' = 2(2 - 1) + 3 = 5$). The unit stride belongs to
+# the *equivalent direct convolution* on the stretched and padded input (as in Dumoulin &
+# Visin's figure), not to the transposed convolution itself. The real op agrees.
+
+# %%
+two = mf.tensor(np.ones((1, 1, 2, 2), np.float32), device=DEVICE)
+k3 = mf.tensor(np.ones((1, 1, 3, 3), np.float32), device=DEVICE)
+out_s1, out_s2 = F.conv_transpose2d(two, k3, stride=1).shape[2:], F.conv_transpose2d(two, k3, stride=2).shape[2:]
+print(f"2x2 input, 3x3 kernel: stride 1 -> {out_s1}, stride 2 -> {out_s2}")
+assert out_s1 == (4, 4) and out_s2 == (5, 5)
+
+# %% [markdown]
+# **"Deconvolution" is a misnomer.** Some papers (and layer names) call the transposed
+# convolution a *deconvolution*. In signal processing, deconvolution means *undoing* a
+# convolution. The transposed convolution restores the input's **size**, not its values:
+# lesson 5 builds an image $z \neq 0$ with $\mathrm{conv}(z) = 0$, so no operation can
+# undo that convolution. "Transposed" is the accurate name: it multiplies by $C^\top$.
+
+# %% [markdown]
 # ## Dilation: relationship 15
 #
 # A dilated (*atrous*) convolution spreads its $k$ taps $d$ pixels apart, with $d - 1$
@@ -258,12 +306,16 @@ for k, d in [(3, 2), (3, 3), (2, 4)]:
     assert dilated.shape == dense.shape and err < 1e-5
 
 # %% [markdown]
-# ## Every formula, over a grid of cases
+# ## Every formula, on a sample of cases
 #
-# A handful of examples is not a proof. We now run every combination of small
-# $i, k, s, p, d, a$ (and `ceil_mode` for pooling) that the operation accepts, let
-# `arith.relationship` name the relationship that applies, evaluate **that relationship's
-# formula from the paper** (our table above), and compare with the real output shape.
+# A handful of examples is not a proof. The test suite runs the exhaustive checks
+# (`tests/test_arith.py` compares every size formula with brute-force window counting and
+# scattering over hypothesis-drawn cases; `tests/test_conv.py` and `tests/test_pool.py`
+# compare the real ops' shapes with `arith`). Here we take a **sample**: among all small
+# $i, k, s, p, d, a$ (and `ceil_mode` for pooling) that an operation accepts, the first
+# `PER_RELATIONSHIP` cases of every relationship. For each, `arith.relationship` names the
+# relationship, we evaluate **that relationship's formula from the paper** (our table
+# above), and compare with the real output shape.
 #
 # Two more independent checks ride along:
 #
@@ -301,11 +353,16 @@ def grid(kind):
                     yield i, k, s, p, d, a, ceil_mode
 
 # %%
+PER_RELATIONSHIP = 3                     # cases checked per relationship and kind
 hits, cases = {n: 0 for n in FORMULAS}, 0
 for kind in ("conv", "pool", "transpose"):
+    taken = {}
     for i, k, s, p, d, a, ceil_mode in grid(kind):
         rel = arith.relationship(kind, i, k, s, p, d, a, ceil_mode)
         n = number_of(rel)
+        if taken.get(n, 0) == PER_RELATIONSHIP:
+            continue
+        taken[n] = taken.get(n, 0) + 1
         if kind == "pool":
             expected = pool_rule(i, k, s, p, d, ceil_mode)
             if p == 0 and d == 1 and not ceil_mode:          # plain relationship 7
@@ -417,6 +474,15 @@ plt.close(fig)
 # - `padding="same"` pads $d(k-1)$ in total, the odd zero at the bottom/right.
 # - The receptive field grows by $(\hat k - 1)\,j$ per layer: depth, downsampling and
 #   dilation all widen it; dilation does so for free in weights.
+
+# %% [markdown]
+# ## Try it
+#
+# 1. *Predict*, then run: what does `F.conv_transpose2d` give for d2l's example with
+#    `stride=2`? (Four stamps that no longer overlap: write down the $4 \times 4$ result
+#    first.)
+# 2. Which `(k, s, p)` take a 2×2 input to exactly 5×5 with `padding=1`? Use
+#    relationship 13 before you try it with `arith.conv_transpose_output_size`.
 
 # %%
 print("lesson 06 done: all assertions hold")

@@ -11,6 +11,10 @@
 #    between them.
 # 3. The **Hausdorff distance**, which scores the *boundary*: two predictions can overlap
 #    the object equally well and still differ badly in shape.
+#
+# *Lecture slides covered:* pixel accuracy and class imbalance; DSC $= 2TP/(2TP+FP+FN)$;
+# IoU (Jaccard) and its relation to Dice; Hausdorff distance from the directed $h(X, Y)$,
+# and HD95.
 
 # %%
 import numpy as np
@@ -145,6 +149,9 @@ for trial in range(40):
         P, T = pred == k, truth == k
         inter, union = np.sum(P & T), np.sum(P | T)
         assert np.isclose(dsc[k], 2 * inter / (P.sum() + T.sum()))   # from the sets
+        tp, fp, fn = np.sum(P & T), np.sum(P & ~T), np.sum(~P & T)
+        if 2 * tp + fp + fn:                                          # the lecture's form
+            assert np.isclose(dsc[k], 2 * tp / (2 * tp + fp + fn))
         assert np.isclose(jac[k], inter / union)
         assert np.isclose(jac[k], dsc[k] / (2 - dsc[k]))             # IoU = DSC / (2 - DSC)
         assert jac[k] <= dsc[k] + 1e-12
@@ -272,6 +279,28 @@ for name, p in PREDS.items():
     assert np.isclose(hd, scores[name][1]) and np.isclose(hd95, scores[name][2])
 
 # %% [markdown]
+# ### The two directions are not the same
+#
+# The lecture writes the Hausdorff distance with the **directed** distance
+# $h(X, Y) = \max_{x \in X} \min_{y \in Y} \lVert x - y \rVert$: how far the worst point
+# of $X$ is from $Y$. It is not symmetric, which is why $\text{HD}(X, Y) = \max(h(X, Y),
+# h(Y, X))$ takes both. For B (the exact disc plus a far blob) every true boundary point
+# lies on the prediction's boundary, so $h(\partial T, \partial P_B) = 0$, while the blob
+# is far from the truth: $h(\partial P_B, \partial T)$ is the whole error.
+
+# %%
+def directed(x_mask, y_mask):
+    """h(X, Y) between the boundaries of two masks, by brute force."""
+    bx, by = np.argwhere(boundary(x_mask)), np.argwhere(boundary(y_mask))
+    return np.sqrt(((bx[:, None, :] - by[None, :, :]) ** 2).sum(axis=2)).min(axis=1).max()
+
+
+h_pt, h_tp = directed(pred_b, truth), directed(truth, pred_b)
+print(f"B: h(pred, truth) = {h_pt:.2f} px, h(truth, pred) = {h_tp:.2f} px, HD = {scores['B: far blob'][1]:.2f} px")
+assert h_tp == 0 < 10 < h_pt                                       # not symmetric
+assert np.isclose(max(h_pt, h_tp), scores["B: far blob"][1])      # HD takes the larger
+
+# %% [markdown]
 # ### A picture: the distance map
 #
 # The **distance map** of the target boundary gives every pixel its distance to the
@@ -328,6 +357,14 @@ plt.close(fig)
 #   so they rank results identically and IoU is never larger.
 # - **Hausdorff distance** measures the worst boundary error; **HD95** ignores the worst
 #   5 % and so a few stray pixels. Report an overlap score *and* a boundary score.
+
+# %% [markdown]
+# ## Try it
+#
+# 1. *Predict*, then run: make prediction A **two** pixels too large (`disc(34, 26, 14)`).
+#    What will its Dice be, and its HD? Does `abs(d_a - d_b) < 0.01` still hold?
+# 2. Move C's stray pixel next to the disc (e.g. `pred_c[34, 40] = True`): predict HD and
+#    HD95 before you run.
 
 # %%
 print("lesson 08 done: all assertions hold")

@@ -15,6 +15,10 @@
 #
 # This lesson computes and *asserts* each receptive field and parameter count, then puts
 # the pieces together in a small DeepLabv3+ (`minifcn.models.DeepLabV3Plus`).
+#
+# *Lecture slides covered:* atrous (dilated) convolution and its receptive field "at no
+# extra cost"; depthwise-separable convolution; ASPP; the DeepLabv3+ encoder–decoder;
+# the receptive field as the context a pixel's label can use (lessons 1 and 2).
 
 # %%
 import numpy as np
@@ -111,6 +115,38 @@ print(f"dilations 1,1,1: {params_plain} parameters, measured field {measured_pla
 print(f"dilations 1,2,4: {params_atrous} parameters, measured field {measured_atrous}")
 assert params_plain == params_atrous == 3 * (9 * C * C + C)
 assert measured_plain == (rf_plain, rf_plain) and measured_atrous == (rf_atrous, rf_atrous)
+
+# %% [markdown]
+# "At no extra cost" is a claim about **work** too, not just weights. A forward hook (a
+# function the layer calls after each forward pass, here to read the output's shape)
+# counts the multiply-adds each convolution really does: $C_{out} \cdot OH \cdot OW \cdot
+# (C_{in}/\text{groups}) \cdot KH \cdot KW$ per image. Dilation spreads the 9 taps apart but
+# there are still 9 of them, and padding $d$ keeps the output $31 \times 31$.
+
+# %%
+def count_macs(model, input_shape):
+    """Multiply-adds of all Conv2d layers in one forward pass of a (1, C, H, W) input."""
+    total = [0]
+
+    def hook(conv, inputs, output):
+        n, c_out, oh, ow = output.shape
+        kh, kw = conv.kernel_size
+        total[0] += n * c_out * oh * ow * (conv.in_channels // conv.groups) * kh * kw
+
+    hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    with mf.no_grad():
+        model(mf.tensor(np.zeros((1,) + input_shape, np.float32), device=DEVICE))
+    for h in hooks:
+        h.remove()
+    return total[0]
+
+
+macs_plain, macs_atrous = count_macs(plain, (C, 31, 31)), count_macs(atrous, (C, 31, 31))
+macs_seven = count_macs(conv_stack([1] * 7), (C, 31, 31))
+print(f"multiply-adds on 31x31: dilations 1,1,1 {macs_plain:,}; 1,2,4 {macs_atrous:,}; "
+      f"seven plain layers (also 15 px) {macs_seven:,}")
+assert macs_atrous == macs_plain == 3 * 31 * 31 * 9 * C * C    # same work for twice the field
+assert macs_seven == 7 * macs_plain // 3                        # the undilated way costs 7/3 as much
 
 # %% [markdown]
 # What would 15 pixels cost without dilation? Seven undilated 3×3 layers
@@ -316,8 +352,47 @@ measured_plain_deep = measured_receptive_field(plain_deep, (C, S, S))
 print(f"DeepLabv3+: formula {rf_deeplab} px along the atrous path; measured {measured_deeplab} "
       f"on a {S}x{S} input")
 print(f"{n_3x3} plain 3x3 convs: formula {arith.receptive_field([(3, 1, 1)] * n_3x3)} px; measured {measured_plain_deep}")
-assert measured_deeplab == (S, S)                                 # the whole image
 assert measured_plain_deep == (13, 13) == (arith.receptive_field([(3, 1, 1)] * n_3x3),) * 2
+
+# %% [markdown]
+# That `measured_deeplab` is the whole image proves little: ASPP's image-level branch
+# (global average pooling) connects every pixel to every pixel, whatever the dilations.
+# To test the *convolutions'* field we switch that branch off (zero weights: it then
+# passes no gradient) and measure on a $256 \times 256$ input, larger than the field.
+# The formula's 207 px along the atrous path is a lower bound: the decoder's two 3×3
+# convolutions at stride 4 and the bilinear upsamplings add a little more. With the
+# branch switched back on, the field is the whole input again.
+
+# %%
+BIG = 256
+saved = [p.data.copy() for p in model.aspp.image_pool.parameters()]
+for p in model.aspp.image_pool.parameters():
+    p.data[...] = 0
+measured_convs = measured_receptive_field(model, (3, BIG, BIG))
+for p, keep in zip(model.aspp.image_pool.parameters(), saved):
+    p.data[...] = keep
+measured_whole = measured_receptive_field(model, (3, BIG, BIG))
+print(f"on {BIG}x{BIG}: without the image branch {measured_convs}, with it {measured_whole}")
+assert measured_deeplab == (S, S)
+assert rf_deeplab <= measured_convs[0] == measured_convs[1] < BIG   # the convolutions: 207 px and a bit
+assert measured_whole == (BIG, BIG)                                 # the image branch: everything
+
+# %% [markdown]
+# **Back to lesson 2.** On the same-colour shapes the class of a pixel is in the shape's
+# outline, and lesson 2 measured that windows of about 17 to 33 px are needed at
+# $64 \times 64$ (the shapes have radii of 8 to 20 px: diameters up to 40). A pixel's
+# receptive field is exactly that window for a network: the plain three-layer stack (7 px)
+# cannot see a whole shape, the atrous one (15 px) almost covers the smallest, and this DeepLab's
+# convolutions see far more than the largest.
+
+# %%
+from minifcn.data import SyntheticShapes
+
+shapes64 = SyntheticShapes(1, image_size=64)
+smallest, largest = (2 * r for r in shapes64.radius)               # diameters in pixels
+print(f"shape diameters {smallest:.0f}..{largest:.0f} px; fields: plain {rf_plain}, atrous {rf_atrous}, "
+      f"DeepLab convolutions {measured_convs[0]}")
+assert rf_plain < smallest and measured_convs[0] > largest   # too small for any shape; larger than all
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [3, 2, 4]})
@@ -348,6 +423,16 @@ ax.tick_params(axis="x", labelrotation=45, labelsize=8)
 fig.tight_layout()
 fig.savefig(FIGURES / "parameter_counts.png", dpi=100)
 plt.close(fig)
+
+# %% [markdown]
+# ## Try it
+#
+# 1. *Predict*, then run: what receptive field and how many multiply-adds does
+#    `conv_stack([1, 3, 9])` have on a 31×31 input? (Use $r = 1 + \sum 2d$; then check
+#    with `measured_receptive_field` and `count_macs`.) What happens at dilation 16, when
+#    the taps fall outside a 31-px image?
+# 2. Build `DeepLabV3Plus(..., rates=(1, 2, 3))` and predict the field without the image
+#    branch before measuring it: which assertion moves?
 
 # %% [markdown]
 # ## What to remember

@@ -161,6 +161,27 @@ def test_imbalance_makes_last_class_rare():
     assert fraction(skewed, 1) > fraction(balanced, 1)
 
 
+def test_same_colour_keeps_the_shapes_and_paints_every_kind_alike():
+    from minifcn.data.synthetic import COLOUR_JITTER, SAME_COLOUR
+    kw = dict(n=30, image_size=32, seed=6, noise=0.0, texture=False, max_shapes=2)
+    coloured, same = SyntheticShapes(**kw), SyntheticShapes(**kw, same_colour=True)
+    np.testing.assert_array_equal(same.arrays()[1], coloured.arrays()[1])   # same masks
+    images, masks = same.arrays()
+    means = []
+    for k in (1, 2, 3):
+        pixels = images.transpose(1, 0, 2, 3)[:, masks == k]                # (3, pixels of class k)
+        assert pixels.shape[1] > 0
+        # every shape pixel is the common base colour plus at most the jitter, whatever the kind
+        assert (np.abs(pixels - SAME_COLOUR[:, None]) <= COLOUR_JITTER + 1e-6).all()
+        means.append(pixels.mean(axis=1))
+    spread_same = np.ptp(np.array(means), axis=0).max()
+    # with their own colours the kinds' mean colours are far apart (0.55 between base colours)
+    coloured_images = coloured.arrays()[0].transpose(1, 0, 2, 3)
+    spread_coloured = np.ptp(np.array([coloured_images[:, masks == k].mean(axis=1)
+                                       for k in (1, 2, 3)]), axis=0).max()
+    assert spread_same < 0.1 < 0.4 < spread_coloured
+
+
 @pytest.mark.parametrize("bad, match", [
     (dict(n=-1), r"n must be an integer >= 0, got -1"),
     (dict(n=4, num_classes=1), r"num_classes must be an integer in 2\.\.5, got 1"),
@@ -175,6 +196,11 @@ def test_imbalance_makes_last_class_rare():
 def test_shapes_bad_arguments(bad, match):
     with pytest.raises(ValueError, match=match):
         SyntheticShapes(**bad)
+
+
+def test_shapes_same_colour_must_be_a_bool():
+    with pytest.raises(TypeError, match=r"same_colour must be True or False, got 'yes'"):
+        SyntheticShapes(n=4, same_colour="yes")
 
 
 def test_index_out_of_range():

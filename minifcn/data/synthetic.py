@@ -34,6 +34,9 @@ COLOURS = np.array([
 ], dtype=np.float32)
 """Base RGB colour of each kind; each shape gets its own jitter of up to ``COLOUR_JITTER``."""
 COLOUR_JITTER = 0.12
+SAME_COLOUR = np.array([0.80, 0.75, 0.70], dtype=np.float32)
+"""Base RGB colour of every kind with ``same_colour=True`` (same jitter): the class is then
+in the shape alone, and a pixel's colour says "shape or background" but not which shape."""
 
 
 @dataclass(frozen=True)
@@ -173,13 +176,22 @@ class SyntheticShapes(GeneratedDataset):
     range of circumradii in pixels, by default ``(H/8, H/3.2)``, i.e. 8..20 px at H = 64.
     With ``channels=1`` the image is the mean of the RGB channels. ``noise`` is the standard
     deviation of the gaussian pixel noise; the image is clipped to [0, 1].
+
+    ``same_colour=True`` paints every kind in the same base colour ``SAME_COLOUR`` (with
+    the same jitter), so the class is in the shape, not the colour: a classifier that
+    looks at one pixel cannot tell the kinds apart, one that sees a window around it can.
+    The random draws are the same as with ``same_colour=False`` (same shapes, positions,
+    masks and background; only the shape colours differ).
     """
 
     def __init__(self, n: int, image_size: int = 64, num_classes: int = 4, seed: int = 0,
                  max_shapes: int = 3, noise: float = 0.1, texture: bool = True,
                  imbalance: float = 1.0, channels: int = 3,
-                 radius: tuple[float, float] | None = None):
+                 radius: tuple[float, float] | None = None, same_colour: bool = False):
         super().__init__(n, seed)
+        if not isinstance(same_colour, (bool, np.bool_)):
+            raise TypeError(f"same_colour must be True or False, got {same_colour!r}")
+        self.same_colour = bool(same_colour)
         self.image_size = check_int("image_size", image_size, 8)
         self.num_classes = check_int("num_classes", num_classes, 2, len(SHAPES) + 1)
         self.max_shapes = check_int("max_shapes", max_shapes, 1)
@@ -223,7 +235,8 @@ class SyntheticShapes(GeneratedDataset):
                 radius = max(radius * self.imbalance ** -0.5, 2.0)
             row, col = rng.uniform(radius * 0.6, size - 1 - radius * 0.6, 2)
             angle = rng.uniform(0, 2 * np.pi)
-            colour = np.clip(COLOURS[kind_id] + rng.uniform(-COLOUR_JITTER, COLOUR_JITTER, 3), 0, 1)
+            base = SAME_COLOUR if self.same_colour else COLOURS[kind_id]
+            colour = np.clip(base + rng.uniform(-COLOUR_JITTER, COLOUR_JITTER, 3), 0, 1)
             out.append(Shape(self.kinds[kind_id], int(label), float(row), float(col),
                              float(radius), float(angle), tuple(float(c) for c in colour)))
         return out

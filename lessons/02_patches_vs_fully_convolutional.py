@@ -26,7 +26,8 @@ import time
 import numpy as np
 import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
-from minifcn.plotting import lesson_setup, pyplot
+from minifcn.lesson import lesson_setup
+from minifcn.plotting import pyplot
 DEVICE, FIGURES = lesson_setup("02_patches_vs_fully_convolutional")
 plt = pyplot()
 

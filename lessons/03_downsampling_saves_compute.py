@@ -22,7 +22,8 @@ import time
 import numpy as np
 import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
-from minifcn.plotting import lesson_setup, pyplot
+from minifcn.lesson import lesson_setup
+from minifcn.plotting import pyplot
 DEVICE, FIGURES = lesson_setup("03_downsampling_saves_compute")
 plt = pyplot()
 

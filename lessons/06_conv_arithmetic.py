@@ -31,11 +31,13 @@ import re
 import numpy as np
 import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
-from minifcn.plotting import lesson_setup, pyplot
+from minifcn.lesson import lesson_setup
+from minifcn.plotting import pyplot
 DEVICE, FIGURES = lesson_setup("06_conv_arithmetic")
 plt = pyplot()
 
-from minifcn.plotting import draw_kernel_positions, measured_receptive_field
+from minifcn.nn.summary import measured_receptive_field
+from minifcn.plotting import draw_kernel_positions
 
 # %% [markdown]
 # ## The ground truth: run the real operation

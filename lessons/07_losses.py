@@ -25,7 +25,8 @@ import numpy as np
 import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
 from minifcn import optim
-from minifcn.plotting import lesson_setup, pyplot
+from minifcn.lesson import lesson_setup
+from minifcn.plotting import pyplot
 DEVICE, FIGURES = lesson_setup("07_losses")
 plt = pyplot()
 

@@ -25,7 +25,8 @@
 import numpy as np
 import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
-from minifcn.plotting import lesson_setup, pyplot
+from minifcn.lesson import lesson_setup
+from minifcn.plotting import pyplot
 DEVICE, FIGURES = lesson_setup("10_autoencoders")
 plt = pyplot()
 

@@ -25,7 +25,9 @@ import numpy as np
 import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
 from minifcn.models import ASPP, DeepLabV3Plus, SeparableConv2d
-from minifcn.plotting import lesson_setup, pyplot, measured_receptive_field
+from minifcn.lesson import lesson_setup
+from minifcn.nn.summary import measured_receptive_field
+from minifcn.plotting import pyplot
 DEVICE, FIGURES = lesson_setup("12_deeplab")
 plt = pyplot()
 

@@ -18,7 +18,8 @@
 import numpy as np
 import minifcn as mf
 from minifcn import functional as F, nn, metrics
-from minifcn.plotting import image_grid, lesson_setup, pyplot
+from minifcn.lesson import lesson_setup
+from minifcn.plotting import image_grid, pyplot
 DEVICE, FIGURES = lesson_setup("13_touching_objects")
 plt = pyplot()
 

@@ -219,16 +219,3 @@ def image_grid(path: Any, rows: list, title: str | None = None, size: float = 2.
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def __getattr__(name: str) -> Any:
-    """Old homes of two helpers that are not pictures (kept so that old imports work):
-    ``lesson_setup`` now lives in ``minifcn.lesson``, ``measured_receptive_field`` in
-    ``minifcn.nn.summary``."""
-    if name == "lesson_setup":
-        from .lesson import lesson_setup
-        return lesson_setup
-    if name == "measured_receptive_field":
-        from .nn.summary import measured_receptive_field
-        return measured_receptive_field
-    raise AttributeError(f"module 'minifcn.plotting' has no attribute {name!r}")

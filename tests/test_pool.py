@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import scipy.ndimage
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, example, given, settings, strategies as st
 
 import minifcn as mf
 from minifcn import arith
@@ -61,9 +61,18 @@ def window_starts(i, k, s, p, d, ceil_mode):
             if t + span <= length or (ceil_mode and t - s + span < length and t < i + p)]
 
 
+def first_tap(start, d):
+    """PyTorch's starting index: step the window's first tap by the dilation until it is
+    no longer in the top/left padding (it may then lie past the input: a window of padding)."""
+    while start < 0:
+        start += d
+    return start
+
+
 def naive_max_pool(x, k, s, p, d, ceil_mode):
     """PyTorch's CPU loop: taps outside the input are skipped; first strict maximum wins;
-    the index starts at the first tap inside the input; NaN wins."""
+    the index starts at the first tap inside the input; NaN wins. A window that holds only
+    padding gives -inf and the index of its first tap past the top/left padding."""
     N, C, H, W = x.shape
     rows = window_starts(H, k[0], s[0], p[0], d[0], ceil_mode)
     cols = window_starts(W, k[1], s[1], p[1], d[1], ceil_mode)
@@ -72,7 +81,7 @@ def naive_max_pool(x, k, s, p, d, ceil_mode):
         for c in range(C):
             for a, r0 in enumerate(rows):
                 for b, c0 in enumerate(cols):
-                    best, arg = -np.inf, -1                 # -1: no tap inside the input
+                    best, arg = -np.inf, -1                 # -1: no tap inside the input yet
                     for kh in range(k[0]):
                         for kw in range(k[1]):
                             r, q = r0 + kh * d[0], c0 + kw * d[1]
@@ -81,6 +90,8 @@ def naive_max_pool(x, k, s, p, d, ceil_mode):
                                 v = x[n, c, r, q]
                                 if v > best or np.isnan(v):
                                     best, arg = v, r * W + q
+                    if arg < 0:                             # padding only
+                        arg = first_tap(r0, d[0]) * W + first_tap(c0, d[1])
                     y[n, c, a, b], idx[n, c, a, b] = best, arg
     return y, idx
 
@@ -112,8 +123,34 @@ def pool_case(draw, dilation=True, max_side=6):
     return shape, k, s, p, d, draw(st.booleans())
 
 
+# Edge cases every pooling property runs besides its drawn ones: (shape, k, s, p, d, ceil_mode).
+POOL_EXAMPLES = [
+    ((1, 1, 1, 1), (2, 2), (1, 1), (1, 1), (2, 2), False),   # 1x1 input: the only window is padding
+    ((1, 2, 3, 1), (2, 2), (2, 1), (1, 1), (2, 2), True),    # padding-only windows beside real ones
+    ((2, 1, 5, 4), (1, 2), (3, 3), (0, 1), (1, 1), True),    # stride > kernel, ceil_mode overhang
+    ((1, 1, 4, 5), (3, 2), (1, 3), (1, 1), (2, 1), False),   # dilation 2 with padding, stride 3 > 2
+    ((1, 1, 1, 1), (1, 1), (2, 2), (0, 0), (1, 1), True),    # 1x1 input, 1x1 kernel, stride 2
+]
+POOL_EXAMPLES_NO_DILATION = [c for c in POOL_EXAMPLES if c[4] == (1, 1)] + [
+    ((1, 1, 1, 1), (2, 2), (3, 3), (1, 1), (1, 1), True),    # 1x1 input in a padded 2x2 window
+    ((1, 1, 3, 3), (3, 3), (1, 1), (1, 1), (1, 1), False),   # windows mostly padding
+]
+
+
+def pool_examples(cases, **fixed):
+    """Add the fixed edge cases to a hypothesis test (other arguments as given in ``fixed``)."""
+    def decorate(test):
+        for case in cases:
+            test = example(case=case, **fixed)(test)
+        return test
+    return decorate
+
+
 # ---- max pooling --------------------------------------------------------------------------
+@settings(max_examples=100)
 @given(case=pool_case(), seed=seeds, ties=st.booleans())
+@pool_examples(POOL_EXAMPLES, seed=0, ties=False)
+@pool_examples(POOL_EXAMPLES, seed=0, ties=True)               # ties and -inf inputs
 def test_max_pool_matches_naive_loop(device, case, seed, ties):
     shape, k, s, p, d, ceil_mode = case
     rng = np.random.default_rng(seed)
@@ -125,8 +162,7 @@ def test_max_pool_matches_naive_loop(device, case, seed, ties):
     assert y.shape[2:] == tuple(arith.pool_output_size(shape[2 + a], k[a], s[a], p[a], d[a], ceil_mode)
                                 for a in range(2))
     np.testing.assert_array_equal(y.numpy(), y_ref)
-    real = idx_ref >= 0                 # a dilated window may see padding only (-inf, no index)
-    np.testing.assert_array_equal(idx.numpy()[real], idx_ref[real])
+    np.testing.assert_array_equal(idx.numpy(), idx_ref)   # windows of padding only included
 
 
 @given(case=pool_case(), seed=seeds)

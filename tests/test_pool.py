@@ -165,7 +165,9 @@ def test_max_pool_matches_naive_loop(device, case, seed, ties):
     np.testing.assert_array_equal(idx.numpy(), idx_ref)   # windows of padding only included
 
 
+@settings(max_examples=50)
 @given(case=pool_case(), seed=seeds)
+@pool_examples(POOL_EXAMPLES, seed=0)
 def test_max_pool_gradient(device, case, seed):
     shape, k, s, p, d, ceil_mode = case
     x = leaf(separated_values(np.random.default_rng(seed), shape), device)
@@ -187,7 +189,10 @@ def test_max_pool_propagates_nan_and_keeps_dtype(device):
 
 
 # ---- average pooling ----------------------------------------------------------------------
+@settings(max_examples=75)
 @given(case=pool_case(dilation=False), include=st.booleans(), seed=seeds)
+@pool_examples(POOL_EXAMPLES_NO_DILATION, include=False, seed=0)
+@pool_examples(POOL_EXAMPLES_NO_DILATION, include=True, seed=0)
 def test_avg_pool_matches_naive_loop_and_gradient(device, case, include, seed):
     shape, k, s, p, _, ceil_mode = case
     x_np = np.random.default_rng(seed).standard_normal(shape)
@@ -199,7 +204,10 @@ def test_avg_pool_matches_naive_loop_and_gradient(device, case, include, seed):
     mf.gradcheck(lambda t: F.avg_pool2d(t, k, s, p, ceil_mode, count_include_pad=include), x)
 
 
+@settings(max_examples=40)
 @given(h=st.integers(1, 7), w=st.integers(1, 7), oh=st.integers(1, 4), ow=st.integers(1, 4), seed=seeds)
+@example(h=1, w=1, oh=4, ow=3, seed=0)
+@example(h=7, w=5, oh=3, ow=2, seed=0)
 def test_adaptive_avg_pool(device, h, w, oh, ow, seed):
     x_np = np.random.default_rng(seed).standard_normal((2, 2, h, w))
     x = leaf(x_np, device)
@@ -218,8 +226,11 @@ def test_adaptive_avg_pool(device, h, w, oh, ow, seed):
 
 
 # ---- unpooling ----------------------------------------------------------------------------
+@settings(max_examples=75)
 @given(shape=st.tuples(st.integers(1, 2), st.integers(1, 2), st.integers(1, 4), st.integers(1, 4)),
        scale=st.tuples(st.integers(1, 3), st.integers(1, 3)), seed=seeds)
+@example(shape=(1, 1, 1, 1), scale=(3, 1), seed=0)
+@example(shape=(2, 1, 1, 3), scale=(1, 3), seed=0)
 def test_unpool_nearest_and_bed_of_nails(device, shape, scale, seed):
     x_np = np.random.default_rng(seed).standard_normal(shape)
     x = leaf(x_np, device)
@@ -233,7 +244,9 @@ def test_unpool_nearest_and_bed_of_nails(device, shape, scale, seed):
     mf.gradcheck(lambda t: F.unpool_bed_of_nails(t, scale), x)
 
 
+@settings(max_examples=75)
 @given(case=pool_case(dilation=False), seed=seeds)
+@pool_examples(POOL_EXAMPLES_NO_DILATION, seed=0)
 def test_max_unpool_of_max_pool_keeps_exactly_the_maxima(device, case, seed):
     shape, k, _, p, _, ceil_mode = case
     s = k                                                  # non-overlapping: one winner per window
@@ -291,7 +304,11 @@ def resize_case(draw):
 
 
 @pytest.mark.parametrize("mode, align_corners", [("nearest", None), ("bilinear", False), ("bilinear", True)])
+@settings(max_examples=60)
 @given(case=resize_case(), seed=seeds)
+@example(case=((1, 1, 1, 1), dict(size=(3, 2))), seed=0)
+@example(case=((1, 2, 5, 3), dict(size=(1, 1))), seed=0)
+@example(case=((1, 1, 4, 2), dict(scale_factor=(0.75, 1.7))), seed=0)
 def test_interpolate_against_scipy_and_gradient(device, mode, align_corners, case, seed):
     shape, how = case
     x_np = np.random.default_rng(seed).standard_normal(shape)
@@ -310,7 +327,9 @@ def test_interpolate_against_scipy_and_gradient(device, mode, align_corners, cas
     mf.gradcheck(lambda t: F.interpolate(t, mode=mode, align_corners=align_corners, **how), x)
 
 
+@settings(max_examples=50)
 @given(h=st.integers(1, 4), w=st.integers(1, 4), sh=st.integers(1, 3), sw=st.integers(1, 3), seed=seeds)
+@example(h=1, w=1, sh=3, sw=1, seed=0)
 def test_nearest_fast_path_equals_interpolation_matrices(device, h, w, sh, sw, seed):
     """Integer-scale nearest interpolation runs as unpool_nearest; the matrix form agrees."""
     x = leaf(np.random.default_rng(seed).standard_normal((1, 2, h, w)), device)

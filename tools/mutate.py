@@ -350,13 +350,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=14, help="seed of the sample (default: 14)")
     ap.add_argument("-j", "--jobs", type=int, default=1, help="parallel workers, one tree copy each (default: 1)")
     ap.add_argument("--timeout", type=float, default=0,
-                    help="seconds per mutant run (default: 3 x the unmutated run + 30)")
+                    help="seconds per mutant run; given, the unmutated runs are skipped "
+                         "(default: 3 x the unmutated run + 30)")
     ap.add_argument("--map", action="append", default=[], metavar="PATTERN=TEST[,TEST]",
                     help="which tests cover which modules (repeatable; checked before the defaults)")
     ap.add_argument("--config", help="JSON file {pattern: [test files]}, checked before the defaults")
     ap.add_argument("--broad", default="",
                     help="tests a survivor of its module's tests runs against before it counts "
                          "(comma-separated, e.g. the op tests: --broad all-ops; default: none)")
+    ap.add_argument("--only", metavar="JSON",
+                    help="run only the mutants that survived in an earlier --json report "
+                         "(matched by file, kind and the changed lines, so edits elsewhere do not matter)")
+    ap.add_argument("--minutes", type=float, default=0,
+                    help="start no new mutant after this many minutes; the report covers those run (default: no limit)")
     ap.add_argument("--list", action="store_true", help="list the mutants and stop")
     ap.add_argument("--json", help="write every mutant and its result to this JSON file")
     args = ap.parse_args(argv)
@@ -377,6 +383,11 @@ def main(argv: list[str] | None = None) -> int:
     total = len(mutants)
     if args.sample and args.sample < total:
         mutants = sorted(random.Random(args.seed).sample(mutants, args.sample), key=lambda m: (m.path, m.start))
+    if args.only:
+        wanted = {(m["path"], m["kind"], m["before"].strip(), m["after"].strip())
+                  for m in json.loads(Path(args.only).read_text()) if m["status"] == "survived"}
+        mutants = [m for m in mutants if (m.path, m.kind, m.before.strip(), m.after.strip()) in wanted]
+        print(f"{len(wanted)} survivors in {args.only}; {len(mutants)} of them found again")
     by_file = {}
     for m in mutants:
         by_file[m.path] = by_file.get(m.path, 0) + 1
@@ -388,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
         for m in mutants:
             print(m.label())
         return 0
+    random.Random(args.seed + 1).shuffle(mutants)       # any prefix of the run is a uniform sample too
+    deadline = time.monotonic() + 60 * args.minutes if args.minutes else float("inf")
 
     broad = OP_TESTS if args.broad == "all-ops" else [t for t in args.broad.split(",") if t]
     workspaces: list[Workspace] = []
@@ -398,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
         workspaces.append(base)
         budgets = {}
         for tests in sorted({tuple(tests_for(m.path, mapping)) for m in mutants} | ({tuple(broad)} if broad else set())):
+            if args.timeout:                              # trust the tree; skip the unmutated runs
+                budgets[tests] = args.timeout
+                continue
             status, failed, seconds = run_tests(base, list(tests), timeout=3600)
             if status != "passed":
                 print(f"the unmutated tree fails {' '.join(tests)} ({failed}); fix that first")
@@ -413,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
             return pool.ws
 
         def one(m: Mutant) -> Mutant:
+            if time.monotonic() > deadline:
+                m.status = "not run"
+                return m
             ws = workspace()
             try:
                 ws.apply(m)
@@ -429,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
                 done[0] += 1
                 mark = "SURVIVED" if m.status == "survived" else m.status
                 print(f"[{done[0]}/{len(mutants)}] {mark:8s} {seconds:5.1f}s  {m.label()}", flush=True)
+                if args.json:
+                    Path(args.json).write_text(json.dumps([dataclasses.asdict(m) for m in mutants], indent=1))
             return m
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as ex:
@@ -440,10 +461,15 @@ def main(argv: list[str] | None = None) -> int:
         for ws in workspaces:
             ws.remove()
 
+    skipped = sum(m.status == "not run" for m in mutants)
+    if skipped:
+        print(f"\n--minutes {args.minutes} ran out: {skipped} mutants not run, left out of the score")
+        mutants = [m for m in mutants if m.status != "not run"]
     killed = sum(m.status in ("killed", "timeout") for m in mutants)
     survivors = [m for m in mutants if m.status == "survived"]
-    print(f"\nkilled {killed} of {len(mutants)} mutants ({100 * killed / len(mutants):.1f}%)"
-          f"; {len(survivors)} survived:")
+    timeouts = sum(m.status == "timeout" for m in mutants)
+    print(f"\nkilled {killed} of {len(mutants)} mutants ({100 * killed / max(len(mutants), 1):.1f}%; "
+          f"{timeouts} of them by the timeout); {len(survivors)} survived:")
     for m in survivors:
         print("  " + m.label())
     if args.json:

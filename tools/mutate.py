@@ -54,24 +54,25 @@ DEFAULT_TARGETS = ["minifcn/autograd.py", "minifcn/functional/*.py", "minifcn/me
                    "minifcn/checkpoint.py", "minifcn/train.py"]
 
 OP_TESTS = ["tests/test_basic_ops.py", "tests/test_autograd.py", "tests/test_conv.py", "tests/test_pool.py",
-            "tests/test_loss.py", "tests/test_norm.py", "tests/test_nn.py", "tests/test_behaviours.py"]
+            "tests/test_loss.py", "tests/test_norm.py", "tests/test_nn.py", "tests/test_behaviours.py",
+            "tests/test_gaps.py"]
 
 # (glob pattern relative to the repository root, test files), first match wins.
 DEFAULT_MAP: list[tuple[str, list[str]]] = [
-    ("minifcn/autograd.py", ["tests/test_autograd.py", "tests/test_basic_ops.py"]),
-    ("minifcn/functional/im2col.py", ["tests/test_conv.py", "tests/test_pool.py"]),
-    ("minifcn/functional/conv.py", ["tests/test_conv.py"]),
-    ("minifcn/functional/pool.py", ["tests/test_pool.py", "tests/test_behaviours.py"]),
-    ("minifcn/functional/unpool.py", ["tests/test_pool.py", "tests/test_behaviours.py"]),
-    ("minifcn/functional/upsample.py", ["tests/test_pool.py"]),
-    ("minifcn/functional/loss.py", ["tests/test_loss.py"]),
-    ("minifcn/functional/norm.py", ["tests/test_norm.py"]),
-    ("minifcn/functional/activation.py", ["tests/test_basic_ops.py", "tests/test_loss.py"]),
-    ("minifcn/functional/basic.py", ["tests/test_basic_ops.py", "tests/test_autograd.py"]),
+    ("minifcn/autograd.py", ["tests/test_gaps.py", "tests/test_autograd.py", "tests/test_basic_ops.py"]),
+    ("minifcn/functional/im2col.py", ["tests/test_gaps.py", "tests/test_conv.py", "tests/test_pool.py"]),
+    ("minifcn/functional/conv.py", ["tests/test_gaps.py", "tests/test_conv.py"]),
+    ("minifcn/functional/pool.py", ["tests/test_gaps.py", "tests/test_pool.py", "tests/test_behaviours.py"]),
+    ("minifcn/functional/unpool.py", ["tests/test_gaps.py", "tests/test_pool.py", "tests/test_behaviours.py"]),
+    ("minifcn/functional/upsample.py", ["tests/test_gaps.py", "tests/test_pool.py"]),
+    ("minifcn/functional/loss.py", ["tests/test_gaps.py", "tests/test_loss.py"]),
+    ("minifcn/functional/norm.py", ["tests/test_gaps.py", "tests/test_norm.py"]),
+    ("minifcn/functional/activation.py", ["tests/test_gaps.py", "tests/test_basic_ops.py", "tests/test_loss.py"]),
+    ("minifcn/functional/basic.py", ["tests/test_gaps.py", "tests/test_basic_ops.py", "tests/test_autograd.py"]),
     ("minifcn/functional/*.py", OP_TESTS),      # anything new or moved in functional/
-    ("minifcn/metrics.py", ["tests/test_metrics.py", "tests/test_behaviours.py"]),
-    ("minifcn/checkpoint.py", ["tests/test_checkpoint.py", "tests/test_behaviours.py"]),
-    ("minifcn/train.py", ["tests/test_train.py", "tests/test_behaviours.py", "tests/test_cli.py"]),
+    ("minifcn/metrics.py", ["tests/test_gaps.py", "tests/test_metrics.py", "tests/test_behaviours.py"]),
+    ("minifcn/checkpoint.py", ["tests/test_gaps.py", "tests/test_checkpoint.py", "tests/test_behaviours.py"]),
+    ("minifcn/train.py", ["tests/test_gaps.py", "tests/test_train.py", "tests/test_behaviours.py", "tests/test_cli.py"]),
     ("minifcn/*.py", ["tests"]),
 ]
 
@@ -250,7 +251,7 @@ def find_mutants(path: Path, root: Path = ROOT) -> list[Mutant]:
     offsets = _line_offsets(source)
     lines = source.splitlines(keepends=True)
     rel = str(path.resolve().relative_to(root))
-    out, seen = [], set()
+    out, seen, original = [], set(), ast.dump(tree)
     for node, new, kind in finder.points:
         if new is None:                                   # drop a statement: keep the line count
             first, last = node.lineno, node.end_lineno
@@ -266,7 +267,7 @@ def find_mutants(path: Path, root: Path = ROOT) -> list[Mutant]:
                 text = f"({text})"
         mutated = source[:start] + text + source[end:]
         try:
-            if ast.dump(ast.parse(mutated)) == ast.dump(tree):
+            if ast.dump(ast.parse(mutated)) == original:
                 continue                                  # no change after all
         except SyntaxError:
             continue

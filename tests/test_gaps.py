@@ -151,3 +151,21 @@ def test_window_helpers_default_to_stride_1_no_padding(device):
         counts[:, :, oh:oh + KH, ow:ow + KW] += 1
     np.testing.assert_array_equal(back, counts)
     assert pool_geometry("f", (4, 3), 2, None, 0) == ((2, 2), (2, 2), (0, 0), (1, 1), (2, 1))
+
+
+# ---- losses ----------------------------------------------------------------------------------
+def test_every_loss_refuses_an_unknown_reduction(device):
+    """Kills dropping ``_check_choice("reduction", ...)`` from any loss (dice_loss's survived:
+    an unknown reduction silently became 'none')."""
+    z = leaf(np.zeros((2, 3, 2, 2)), device)
+    labels = to_xp(np.zeros((2, 2, 2), dtype=np.int64), device)
+    binary = to_xp(np.zeros((2, 3, 2, 2)), device)
+    calls = {"cross_entropy": lambda r: F.cross_entropy(z, labels, reduction=r),
+             "focal_loss": lambda r: F.focal_loss(z, labels, reduction=r),
+             "dice_loss": lambda r: F.dice_loss(z, labels, reduction=r),
+             "binary_cross_entropy_with_logits": lambda r: F.binary_cross_entropy_with_logits(z, binary, reduction=r),
+             "mse_loss": lambda r: F.mse_loss(z, binary, reduction=r)}
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=rf"{name}: reduction='avg' is not one of \('mean', 'sum', 'none'\)"):
+            call("avg")
+        assert call("sum").shape == ()

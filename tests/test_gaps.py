@@ -28,6 +28,24 @@ def test_tensor_reductions_drop_the_axis_by_default(device):
         assert getattr(x, name)(axis=0, keepdims=True).shape == (1, 3), name
 
 
+def test_functional_reductions_drop_the_axis_by_default(device):
+    """Kills ``keepdims: bool = True`` as the default of F.sum / F.mean / F.max / F.min."""
+    a = np.arange(6.0).reshape(2, 3)
+    x = leaf(a, device)
+    for f, ref in ((F.sum, np.sum), (F.mean, np.mean), (F.max, np.max), (F.min, np.min)):
+        assert f(x).shape == () and f(x).numpy() == ref(a)
+        np.testing.assert_array_equal(f(x, 0).numpy(), ref(a, axis=0))
+
+
+def test_pad_refuses_negative_widths_on_either_side(device):
+    """Kills ``p[1] < 0 or p[1] < 0`` (a negative *before* width let through) in F.pad."""
+    x = leaf(np.ones((2, 2)), device)
+    for widths in ([(-1, 0), (0, 0)], [(0, 0), (0, -1)], [(0, 0), (-2, 1)]):
+        with pytest.raises(ValueError, match=r"pad_width=.* must hold one \(before, after\) pair of non-negative"):
+            F.pad(x, widths)
+    assert F.pad(x, [(1, 0), (0, 2)]).shape == (3, 4)
+
+
 def test_reshape_and_transpose_take_a_tuple_or_separate_sizes(device):
     """Kills ``shape[1] if len(shape) == 1 ...`` in Tensor.reshape (a tuple argument)."""
     x = leaf(np.arange(6.0), device)

@@ -187,3 +187,16 @@ def test_every_loss_refuses_an_unknown_reduction(device):
         with pytest.raises(ValueError, match=rf"{name}: reduction='avg' is not one of \('mean', 'sum', 'none'\)"):
             call("avg")
         assert call("sum").shape == ()
+
+
+def test_binary_losses_take_a_target_without_the_channel_axis(device):
+    """Kills ``like.ndim > 2`` in _binary_target: in the binary focal and Dice losses, (N, 1)
+    logits with an (N,) target, as (N, 1, H, W) logits with an (N, H, W) target, give the loss
+    of the full-shape target. (binary_cross_entropy_with_logits wants equal shapes, as PyTorch.)"""
+    rng = np.random.default_rng(0)
+    for shape in ((4, 1), (2, 1, 3, 3)):
+        z = leaf(rng.standard_normal(shape), device)
+        t = (rng.random(shape) > 0.5).astype(np.float64)
+        squeezed = to_xp(t[:, 0], device)
+        for f in (lambda a, b: F.focal_loss(a, b, mode="binary"), lambda a, b: F.dice_loss(a, b, mode="binary")):
+            np.testing.assert_allclose(f(z, squeezed).numpy(), f(z, to_xp(t, device)).numpy(), rtol=1e-12)

@@ -200,3 +200,32 @@ def test_binary_losses_take_a_target_without_the_channel_axis(device):
         squeezed = to_xp(t[:, 0], device)
         for f in (lambda a, b: F.focal_loss(a, b, mode="binary"), lambda a, b: F.dice_loss(a, b, mode="binary")):
             np.testing.assert_allclose(f(z, squeezed).numpy(), f(z, to_xp(t, device)).numpy(), rtol=1e-12)
+
+
+def test_dice_loss_names_logits_without_a_class_axis(device):
+    """Kills ``logits.ndim >= 1`` in dice_loss's K (an IndexError instead of the message)."""
+    z = leaf(np.zeros(3), device)
+    with pytest.raises(ValueError, match=r"dice_loss: logits must have shape \(N, K, \.\.\.\) with the class "
+                                         r"axis 1, got \(3,\)"):
+        F.dice_loss(z, to_xp(np.zeros(3, dtype=np.int64), device))
+
+
+# ---- training ----------------------------------------------------------------------------------
+def test_train_loss_is_the_mean_of_the_epochs_batch_losses(tmp_path, monkeypatch):
+    """Kills dropping ``partial["batches"] += 1`` (the train loss became a sum)."""
+    import minifcn.train as T
+    seen = []
+    real = T.segmentation_loss
+
+    def spy(kind, logits, target):
+        loss = real(kind, logits, target)
+        if autograd._grad_enabled:                       # a training step, not validation
+            seen.append(float(loss.item()))
+        return loss
+    monkeypatch.setattr(T, "segmentation_loss", spy)
+    cfg = T.TrainConfig(samples=20, image_size=16, epochs=2, batch_size=4, base_channels=4, depth=2,
+                        out=str(tmp_path), num_classes=3)
+    history = T.train(cfg, progress=False, log=lambda s: None)
+    assert len(seen) == 8                                # 16 training images, 4 batches per epoch
+    for e in range(2):
+        assert history[e]["train_loss"] == pytest.approx(np.mean(seen[4 * e:4 * e + 4]), rel=1e-12)

@@ -229,3 +229,21 @@ def test_train_loss_is_the_mean_of_the_epochs_batch_losses(tmp_path, monkeypatch
     assert len(seen) == 8                                # 16 training images, 4 batches per epoch
     for e in range(2):
         assert history[e]["train_loss"] == pytest.approx(np.mean(seen[4 * e:4 * e + 4]), rel=1e-12)
+
+
+# ---- basic ops and metrics ---------------------------------------------------------------------
+def test_clip_takes_either_bound_alone(device):
+    """Kills ``lo is None or hi is None`` in F.clip (one bound alone was refused)."""
+    x = leaf([-2.0, 0.5, 3.0], device)
+    np.testing.assert_array_equal(F.clip(x, lo=0.0).numpy(), [0.0, 0.5, 3.0])
+    np.testing.assert_array_equal(F.clip(x, hi=1.0).numpy(), [-2.0, 0.5, 1.0])
+    np.testing.assert_array_equal(F.clip(x, -1.0, 1.0).numpy(), [-1.0, 0.5, 1.0])
+    with pytest.raises(ValueError, match=r"clip needs lo or hi \(both are None\)"):
+        F.clip(x)
+
+
+def test_hausdorff_refuses_0d_masks():
+    """Kills dropping the 0-d check in metrics.hausdorff_distance."""
+    from minifcn import metrics
+    with pytest.raises(ValueError, match="pred and target must have at least one axis, got 0-d arrays"):
+        metrics.hausdorff_distance(np.array(True), np.array(True))

@@ -168,7 +168,14 @@ def load(path: str | os.PathLike) -> dict:
             if meta.get("version") != VERSION:
                 raise CheckpointError(f"{path}: checkpoint format version {meta.get('version')!r}, "
                                       f"this minifcn reads version {VERSION}")
-            arrays = {name: npz[name] for name in npz.files if name != META_KEY}
+            arrays = {}
+            for name in (n for n in npz.files if n != META_KEY):
+                try:
+                    arrays[name] = npz[name]
+                except ValueError as e:      # an object array (it would need pickle) or a damaged entry
+                    raise CheckpointError(f"{path}: entry {name!r} cannot be read ({e}); a checkpoint holds "
+                                          f"numeric, bool and string arrays only, never pickled objects; "
+                                          f"{expected}") from e
             return _decode(meta["tree"], arrays, path)
     except CheckpointError:
         raise

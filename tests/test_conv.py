@@ -6,7 +6,7 @@ im2col), from naive loops written here, or are worked out by hand in the comment
 import numpy as np
 import pytest
 import scipy.signal
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import minifcn as mf
 from conftest import to_xp
@@ -57,12 +57,22 @@ def conv_cases(draw, transposed=False, max_k=3, max_s=3, max_d=2, max_p=2, extra
 CONV_EXAMPLES = [
     ((2, 4, 5, 6), (6, 2, 3, 2), 6, dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)),
     ((1, 3, 4, 4), (6, 1, 3, 3), 6, dict(stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=3)),
+    # edges: a 1x1 input whose one dilated window holds padding only; stride > kernel with
+    # dilation 3 and padding; a 1x1 input, 1x1 kernel, stride 2
+    ((1, 2, 1, 1), (2, 2, 2, 2), 2, dict(stride=(1, 1), padding=(1, 1), dilation=(2, 2), groups=1)),
+    ((2, 2, 5, 4), (2, 1, 2, 1), 2, dict(stride=(3, 4), padding=(2, 0), dilation=(3, 1), groups=2)),
+    ((1, 1, 1, 1), (1, 1, 1, 1), 1, dict(stride=(2, 2), padding=(0, 0), dilation=(1, 1), groups=1)),
 ]
 CONV_T_EXAMPLES = [
     ((2, 4, 3, 2), (4, 3, 3, 2), 6, dict(stride=(2, 3), padding=(1, 0), dilation=(1, 2), groups=2,
                                          output_padding=(1, 2))),
     ((1, 3, 3, 3), (3, 2, 2, 2), 6, dict(stride=(2, 2), padding=(0, 0), dilation=(1, 1), groups=3,
                                          output_padding=(1, 1))),
+    # edges: a 1x1 input, 1x1 kernel, stride > kernel with output_padding; dilation 2 with padding
+    ((1, 2, 1, 1), (2, 1, 1, 1), 1, dict(stride=(3, 2), padding=(0, 0), dilation=(1, 1), groups=1,
+                                         output_padding=(2, 1))),
+    ((1, 1, 2, 2), (1, 1, 2, 2), 1, dict(stride=(1, 1), padding=(1, 1), dilation=(2, 2), groups=1,
+                                         output_padding=(1, 0))),
 ]
 
 
@@ -110,6 +120,7 @@ def sym(p):
 
 
 # ---- im2col / col2im ----------------------------------------------------------------------
+@settings(max_examples=100)
 @given(case=conv_cases(), seed=seeds)
 @with_examples()
 def test_im2col_matches_its_definition_and_col2im_is_its_adjoint(device, case, seed):
@@ -134,6 +145,7 @@ def test_im2col_matches_its_definition_and_col2im_is_its_adjoint(device, case, s
 
 
 # ---- gradients ----------------------------------------------------------------------------
+@settings(max_examples=50)
 @given(case=conv_cases(), seed=seeds)
 @with_examples()
 def test_conv2d_gradients(device, case, seed):
@@ -142,6 +154,7 @@ def test_conv2d_gradients(device, case, seed):
     mf.gradcheck(lambda x, w, b: conv2d(x, w, b, **hyper), x, w, b)
 
 
+@settings(max_examples=50)
 @given(case=conv_cases(transposed=True), seed=seeds)
 @with_examples(transposed=True)
 def test_conv_transpose2d_gradients(device, case, seed):
@@ -166,6 +179,7 @@ def test_gradient_only_for_what_requires_it(device):
 
 
 # ---- shapes -------------------------------------------------------------------------------
+@settings(max_examples=200)
 @given(case=conv_cases(max_k=5, max_s=4, max_d=3, max_p=3, extra=4, max_mult=1))
 @with_examples(seed=False)
 def test_shapes_follow_arith(device, case):
@@ -186,6 +200,7 @@ def test_shapes_follow_arith(device, case):
                            arith.conv_transpose_output_size(OW, KW, s[1], p[1], a[1], d[1]))
 
 
+@settings(max_examples=200)
 @given(case=conv_cases(transposed=True, max_k=5, max_s=4, max_d=3, max_p=3, extra=4, max_mult=1))
 @with_examples(transposed=True, seed=False)
 def test_transposed_shapes_follow_arith(device, case):
@@ -211,6 +226,7 @@ def test_same_padding_keeps_the_size_and_pads_the_extra_zero_last(device, k, d):
 
 
 # ---- against independent references -------------------------------------------------------
+@settings(max_examples=100)
 @given(case=conv_cases(max_k=4, max_d=3, extra=3), seed=seeds)
 @with_examples()
 def test_conv2d_matches_scipy_correlate(device, case, seed):
@@ -232,6 +248,7 @@ def test_depthwise_convolution_filters_each_channel_alone(device):
                                    atol=1e-12)
 
 
+@settings(max_examples=100)
 @given(case=conv_cases(), seed=seeds)
 @with_examples()
 def test_adjoint_identity(device, case, seed):

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import scipy.ndimage
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, example, given, settings, strategies as st
 
 import minifcn as mf
 from minifcn import arith, backend
@@ -61,9 +61,18 @@ def window_starts(i, k, s, p, d, ceil_mode):
             if t + span <= length or (ceil_mode and t - s + span < length and t < i + p)]
 
 
+def first_tap(start, d):
+    """PyTorch's starting index: step the window's first tap by the dilation until it is
+    no longer in the top/left padding (it may then lie past the input: a window of padding)."""
+    while start < 0:
+        start += d
+    return start
+
+
 def naive_max_pool(x, k, s, p, d, ceil_mode):
     """PyTorch's CPU loop: taps outside the input are skipped; first strict maximum wins;
-    the index starts at the first tap inside the input; NaN wins."""
+    the index starts at the first tap inside the input; NaN wins. A window that holds only
+    padding gives -inf and the index of its first tap past the top/left padding."""
     N, C, H, W = x.shape
     rows = window_starts(H, k[0], s[0], p[0], d[0], ceil_mode)
     cols = window_starts(W, k[1], s[1], p[1], d[1], ceil_mode)
@@ -72,7 +81,7 @@ def naive_max_pool(x, k, s, p, d, ceil_mode):
         for c in range(C):
             for a, r0 in enumerate(rows):
                 for b, c0 in enumerate(cols):
-                    best, arg = -np.inf, -1                 # -1: no tap inside the input
+                    best, arg = -np.inf, -1                 # -1: no tap inside the input yet
                     for kh in range(k[0]):
                         for kw in range(k[1]):
                             r, q = r0 + kh * d[0], c0 + kw * d[1]
@@ -81,6 +90,8 @@ def naive_max_pool(x, k, s, p, d, ceil_mode):
                                 v = x[n, c, r, q]
                                 if v > best or np.isnan(v):
                                     best, arg = v, r * W + q
+                    if arg < 0:                             # padding only
+                        arg = first_tap(r0, d[0]) * W + first_tap(c0, d[1])
                     y[n, c, a, b], idx[n, c, a, b] = best, arg
     return y, idx
 
@@ -112,8 +123,34 @@ def pool_case(draw, dilation=True, max_side=6):
     return shape, k, s, p, d, draw(st.booleans())
 
 
+# Edge cases every pooling property runs besides its drawn ones: (shape, k, s, p, d, ceil_mode).
+POOL_EXAMPLES = [
+    ((1, 1, 1, 1), (2, 2), (1, 1), (1, 1), (2, 2), False),   # 1x1 input: the only window is padding
+    ((1, 2, 3, 1), (2, 2), (2, 1), (1, 1), (2, 2), True),    # padding-only windows beside real ones
+    ((2, 1, 5, 4), (1, 2), (3, 3), (0, 1), (1, 1), True),    # stride > kernel, ceil_mode overhang
+    ((1, 1, 4, 5), (3, 2), (1, 3), (1, 1), (2, 1), False),   # dilation 2 with padding, stride 3 > 2
+    ((1, 1, 1, 1), (1, 1), (2, 2), (0, 0), (1, 1), True),    # 1x1 input, 1x1 kernel, stride 2
+]
+POOL_EXAMPLES_NO_DILATION = [c for c in POOL_EXAMPLES if c[4] == (1, 1)] + [
+    ((1, 1, 1, 1), (2, 2), (3, 3), (1, 1), (1, 1), True),    # 1x1 input in a padded 2x2 window
+    ((1, 1, 3, 3), (3, 3), (1, 1), (1, 1), (1, 1), False),   # windows mostly padding
+]
+
+
+def pool_examples(cases, **fixed):
+    """Add the fixed edge cases to a hypothesis test (other arguments as given in ``fixed``)."""
+    def decorate(test):
+        for case in cases:
+            test = example(case=case, **fixed)(test)
+        return test
+    return decorate
+
+
 # ---- max pooling --------------------------------------------------------------------------
+@settings(max_examples=100)
 @given(case=pool_case(), seed=seeds, ties=st.booleans())
+@pool_examples(POOL_EXAMPLES, seed=0, ties=False)
+@pool_examples(POOL_EXAMPLES, seed=0, ties=True)               # ties and -inf inputs
 def test_max_pool_matches_naive_loop(device, case, seed, ties):
     shape, k, s, p, d, ceil_mode = case
     rng = np.random.default_rng(seed)
@@ -125,11 +162,12 @@ def test_max_pool_matches_naive_loop(device, case, seed, ties):
     assert y.shape[2:] == tuple(arith.pool_output_size(shape[2 + a], k[a], s[a], p[a], d[a], ceil_mode)
                                 for a in range(2))
     np.testing.assert_array_equal(y.numpy(), y_ref)
-    real = idx_ref >= 0                 # a dilated window may see padding only (-inf, no index)
-    np.testing.assert_array_equal(idx.numpy()[real], idx_ref[real])
+    np.testing.assert_array_equal(idx.numpy(), idx_ref)   # windows of padding only included
 
 
+@settings(max_examples=50)
 @given(case=pool_case(), seed=seeds)
+@pool_examples(POOL_EXAMPLES, seed=0)
 def test_max_pool_gradient(device, case, seed):
     shape, k, s, p, d, ceil_mode = case
     x = leaf(separated_values(np.random.default_rng(seed), shape), device)
@@ -180,7 +218,10 @@ def test_avg_pool_simple_equals_fused(device, case, include, seed):
 
 
 # ---- average pooling ----------------------------------------------------------------------
+@settings(max_examples=75)
 @given(case=pool_case(dilation=False), include=st.booleans(), seed=seeds)
+@pool_examples(POOL_EXAMPLES_NO_DILATION, include=False, seed=0)
+@pool_examples(POOL_EXAMPLES_NO_DILATION, include=True, seed=0)
 def test_avg_pool_matches_naive_loop_and_gradient(device, case, include, seed):
     shape, k, s, p, _, ceil_mode = case
     x_np = np.random.default_rng(seed).standard_normal(shape)
@@ -192,7 +233,10 @@ def test_avg_pool_matches_naive_loop_and_gradient(device, case, include, seed):
     mf.gradcheck(lambda t: F.avg_pool2d(t, k, s, p, ceil_mode, count_include_pad=include), x)
 
 
+@settings(max_examples=40)
 @given(h=st.integers(1, 7), w=st.integers(1, 7), oh=st.integers(1, 4), ow=st.integers(1, 4), seed=seeds)
+@example(h=1, w=1, oh=4, ow=3, seed=0)
+@example(h=7, w=5, oh=3, ow=2, seed=0)
 def test_adaptive_avg_pool(device, h, w, oh, ow, seed):
     x_np = np.random.default_rng(seed).standard_normal((2, 2, h, w))
     x = leaf(x_np, device)
@@ -211,8 +255,11 @@ def test_adaptive_avg_pool(device, h, w, oh, ow, seed):
 
 
 # ---- unpooling ----------------------------------------------------------------------------
+@settings(max_examples=75)
 @given(shape=st.tuples(st.integers(1, 2), st.integers(1, 2), st.integers(1, 4), st.integers(1, 4)),
        scale=st.tuples(st.integers(1, 3), st.integers(1, 3)), seed=seeds)
+@example(shape=(1, 1, 1, 1), scale=(3, 1), seed=0)
+@example(shape=(2, 1, 1, 3), scale=(1, 3), seed=0)
 def test_unpool_nearest_and_bed_of_nails(device, shape, scale, seed):
     x_np = np.random.default_rng(seed).standard_normal(shape)
     x = leaf(x_np, device)
@@ -226,7 +273,9 @@ def test_unpool_nearest_and_bed_of_nails(device, shape, scale, seed):
     mf.gradcheck(lambda t: F.unpool_bed_of_nails(t, scale), x)
 
 
+@settings(max_examples=75)
 @given(case=pool_case(dilation=False), seed=seeds)
+@pool_examples(POOL_EXAMPLES_NO_DILATION, seed=0)
 def test_max_unpool_of_max_pool_keeps_exactly_the_maxima(device, case, seed):
     shape, k, _, p, _, ceil_mode = case
     s = k                                                  # non-overlapping: one winner per window
@@ -284,7 +333,11 @@ def resize_case(draw):
 
 
 @pytest.mark.parametrize("mode, align_corners", [("nearest", None), ("bilinear", False), ("bilinear", True)])
+@settings(max_examples=60)
 @given(case=resize_case(), seed=seeds)
+@example(case=((1, 1, 1, 1), dict(size=(3, 2))), seed=0)
+@example(case=((1, 2, 5, 3), dict(size=(1, 1))), seed=0)
+@example(case=((1, 1, 4, 2), dict(scale_factor=(0.75, 1.7))), seed=0)
 def test_interpolate_against_scipy_and_gradient(device, mode, align_corners, case, seed):
     shape, how = case
     x_np = np.random.default_rng(seed).standard_normal(shape)
@@ -303,7 +356,9 @@ def test_interpolate_against_scipy_and_gradient(device, mode, align_corners, cas
     mf.gradcheck(lambda t: F.interpolate(t, mode=mode, align_corners=align_corners, **how), x)
 
 
+@settings(max_examples=50)
 @given(h=st.integers(1, 4), w=st.integers(1, 4), sh=st.integers(1, 3), sw=st.integers(1, 3), seed=seeds)
+@example(h=1, w=1, sh=3, sw=1, seed=0)
 def test_nearest_fast_path_equals_interpolation_matrices(device, h, w, sh, sw, seed):
     """Integer-scale nearest interpolation runs as unpool_nearest; the matrix form agrees."""
     x = leaf(np.random.default_rng(seed).standard_normal((1, 2, h, w)), device)

@@ -168,7 +168,9 @@ def test_window_helpers_default_to_stride_1_no_padding(device):
     for oh, ow in np.ndindex(3, 2):
         counts[:, :, oh:oh + KH, ow:ow + KW] += 1
     np.testing.assert_array_equal(back, counts)
-    assert pool_geometry("f", (4, 3), 2, None, 0) == ((2, 2), (2, 2), (0, 0), (1, 1), (2, 1))
+    geo = pool_geometry("f", (4, 3), 2, None, 0)
+    assert (geo.kernel, geo.stride, geo.padding, geo.dilation, geo.out_size) == \
+        ((2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1), (2, 1))
 
 
 # ---- losses ----------------------------------------------------------------------------------
@@ -217,8 +219,8 @@ def test_train_loss_is_the_mean_of_the_epochs_batch_losses(tmp_path, monkeypatch
     seen = []
     real = T.segmentation_loss
 
-    def spy(kind, logits, target):
-        loss = real(kind, logits, target)
+    def spy(kind, logits, target, *weights):
+        loss = real(kind, logits, target, *weights)
         if autograd._grad_enabled:                       # a training step, not validation
             seen.append(float(loss.item()))
         return loss

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 import zipfile
 from typing import Any
 
 import numpy as np
 
 from . import backend
+from .atomic import atomic_open
 from .autograd import Tensor
 
 META_KEY = "__minifcn__"
@@ -108,17 +108,8 @@ def save(obj: dict, path: str | os.PathLike) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot save checkpoint {path!r}: directory {directory!r} does not exist")
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            _write_npz(f, arrays)
-            f.flush()
-            os.fsync(f.fileno())             # the bytes are on disk before the rename
-        os.replace(tmp, path)                # atomic: readers see the old file or the new one
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path) as f:             # a temporary file, fsync'ed, then renamed over path
+        _write_npz(f, arrays)
     _fsync_directory(directory)              # the rename itself is on disk
 
 

@@ -31,12 +31,12 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import uuid
 from typing import Any, Callable
 
 import numpy as np
 
 from . import __version__, backend
+from .atomic import atomic_open
 from .autograd import Function, Tensor, is_grad_enabled
 try:                                    # only for conv2d's keep_columns switch (see trace)
     from .functional import conv as _conv
@@ -579,7 +579,8 @@ def to_onnx(model: Any, example_input: Any, path: str | os.PathLike, dynamic_bat
     model_proto = _assemble(onnx, g, model, x, outputs, dynamic_batch)
     data = model_proto.SerializeToString()
     onnx.checker.check_model(data)          # a malformed graph is an error here, not in a runtime
-    _write_atomically(data, path)
+    with atomic_open(path) as f:           # a temporary file, renamed over path once whole
+        f.write(data)
     return model_proto
 
 
@@ -610,21 +611,6 @@ def _assemble(onnx: Any, g: OnnxGraph, model: Any, x: Tensor, outputs: list[Tens
             "input_shape": "x".join(str(n) for n in x.shape)}
     onnx.helper.set_model_props(proto, meta)
     return proto
-
-
-def _write_atomically(data: bytes, path: str) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``."""
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def onnx_forward(path: str | os.PathLike, x: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from . import arith, backend
+from .atomic import atomic_open
 
 
 def pyplot() -> Any:
@@ -187,10 +188,8 @@ def animate_kernel_positions(path: Any, kind: str, i: int, k: int, s: int = 1, p
         rgba = np.asarray(fig.canvas.buffer_rgba())
         images.append(Image.fromarray(rgba[..., :3].copy()).convert("P", palette=Image.ADAPTIVE))
     plt.close(fig)
-    tmp = f"{path}.tmp.gif"                          # written whole, then renamed
-    images[0].save(tmp, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
-    import os
-    os.replace(tmp, path)
+    with atomic_open(path) as f:                     # written whole, then renamed
+        images[0].save(f, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
     return frames
 
 

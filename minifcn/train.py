@@ -32,6 +32,7 @@ from . import backend, metrics
 from . import functional as F
 from . import nn, optim
 from . import gpu
+from .atomic import atomic_open, write_text
 from .checkpoint import load, save
 from .data import Compose, DataLoader, FolderDataset, SyntheticShapes, random_flip, random_rot90, random_split
 from .data import SyntheticCells, random_elastic
@@ -350,21 +351,13 @@ def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: b
 
 
 # ---- outputs --------------------------------------------------------------------------------
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_metrics(out: Path, history: list[dict]) -> None:
     """metrics.json (a list of per-epoch records) and metrics.csv (the same as a table)."""
-    _atomic_write_text(out / "metrics.json", json.dumps(history, indent=2))
-    tmp = out / "metrics.csv.tmp"
-    with open(tmp, "w", newline="") as f:
+    write_text(out / "metrics.json", json.dumps(history, indent=2))
+    with atomic_open(out / "metrics.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(history[0]))
         writer.writeheader()
         writer.writerows(history)
-    os.replace(tmp, out / "metrics.csv")
 
 
 def plot_curves(path: Path, history: list[dict]) -> None:

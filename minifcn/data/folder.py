@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_open, write_text
 from ..checks import check_int
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -266,17 +266,8 @@ def _atomic_save(img, path, format: str = "PNG", **options) -> Path:
     file is either the old one or the complete new one, never half-written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            img.save(f, format=format, **options)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path) as f:
+        img.save(f, format=format, **options)
     return path
 
 
@@ -332,9 +323,7 @@ def write_example_folder(root, n: int = 8, seed: int = 0, image_size: int = 64,
     if palette is not None:
         palette = load_palette(palette)
         root.mkdir(parents=True, exist_ok=True)
-        tmp = root / ".palette.json.tmp"
-        tmp.write_text(json.dumps(palette.tolist()))
-        os.replace(tmp, root / "palette.json")
+        write_text(root / "palette.json", json.dumps(palette.tolist()))
     images, masks = SyntheticShapes(n, image_size=image_size, num_classes=num_classes,
                                     seed=seed, **shape_options).arrays()
     (root / "images").mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..atomic import atomic_open
 from .catalogue import BY_NAME, EXERCISES, Exercise
 
 PASS, FAIL, NOT_STARTED, ERROR = "PASS", "FAIL", "NOT STARTED", "ERROR"
@@ -343,10 +344,8 @@ def _result_json(result: dict) -> dict:
 
 
 def _write_json(obj: dict, out: str) -> None:
-    tmp = out + ".tmp"
-    with open(tmp, "w") as f:
+    with atomic_open(out, "w") as f:
         json.dump(obj, f)
-    os.replace(tmp, out)
 
 
 def _stopped(name: str, seconds: float, message: str) -> dict:

@@ -30,7 +30,7 @@ from minifcn.models import SegNet
 # %% [markdown]
 # Our ops work on batches of images, shape $(N, C, H, W)$. For the small examples we wrap
 # a 2-D grid into $N = C = 1$ and read it back out. A drawing helper
-# (`minifcn.lesson_plots.draw_grid`) writes the numbers into the cells, so the pictures
+# (`minifcn.plotting.draw_grid`) writes the numbers into the cells, so the pictures
 # look like the lecture's slides.
 
 # %%
@@ -44,7 +44,7 @@ def as_grid(t):
     return t.numpy()[0, 0]
 
 
-from minifcn.lesson_plots import draw_grid   # writes the numbers into the cells
+from minifcn.plotting import draw_grid   # writes the numbers into the cells
 
 # %% [markdown]
 # ## 1. Nearest-neighbour unpooling

@@ -30,7 +30,7 @@ plt = pyplot()
 # %% [markdown]
 # Our ops work on batches of images $(N, C, H, W)$; a 1-D signal of length $n$ is an image
 # of shape $(1, 1, 1, n)$, and a 1-D kernel is a $1 \times k$ kernel. Two tiny helpers move
-# arrays in and out, and one (`minifcn.lesson_plots.draw_numbers`) draws a matrix with
+# arrays in and out, and one (`minifcn.plotting.draw_numbers`) draws a matrix with
 # its numbers written in the cells.
 
 # %%
@@ -44,7 +44,7 @@ def signal(v):
     return on_device(np.asarray(v, np.float32).reshape(1, 1, 1, -1))
 
 
-from minifcn.lesson_plots import draw_numbers   # a matrix with its numbers in the cells
+from minifcn.plotting import draw_numbers   # a matrix with its numbers in the cells
 
 # %% [markdown]
 # ## 1. A 1-D convolution is a matrix

@@ -6,7 +6,7 @@ one device call per parameter tensor.
 """
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import minifcn as mf
@@ -87,27 +87,29 @@ def test_fused_kernels_are_off_for_numpy_and_when_asked(monkeypatch):
     assert not kernels.enabled(mf.backend.get_cupy())
 
 
-def _pool(device, a, g, fused, monkeypatch):
+def _pool(device, a, g, fused, monkeypatch, ceil_mode=False):
     from minifcn import functional as F
     monkeypatch.setenv("MINIFCN_FUSED", "1" if fused else "0")
     x = mf.tensor(a, device=device, requires_grad=True)
-    y, idx = F.max_pool2d(x, 2, return_indices=True)
+    y, idx = F.max_pool2d(x, 2, return_indices=True, ceil_mode=ceil_mode)
     y.backward(mf.backend.to_device(g, device))
     return y.numpy(), idx.numpy(), x.grad.get() if device == "cuda" else x.grad
 
 
 @settings(max_examples=15)
 @given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(2, 7), w=st.integers(2, 7),
-       seed=st.integers(0, 2**16), specials=st.booleans())
-def test_fused_max_pool_2x2_equals_the_readable_loop(monkeypatch, n, c, h, w, seed, specials):
+       seed=st.integers(0, 2**16), specials=st.booleans(), ceil_mode=st.booleans())
+@example(n=1, c=1, h=5, w=4, seed=0, specials=False, ceil_mode=True)   # a last window hangs over
+def test_fused_max_pool_2x2_equals_the_readable_loop(monkeypatch, n, c, h, w, seed, specials, ceil_mode):
     rng = np.random.default_rng(seed)
     a = rng.integers(-2, 3, (n, c, h, w)).astype(np.float32)   # small integers: many ties
     if specials:
         a.flat[rng.integers(0, a.size, 3)] = [np.nan, -np.inf, np.inf]
-    g = rng.standard_normal((n, c, h // 2, w // 2)).astype(np.float32)
-    reference = _pool("cpu", a, g, False, monkeypatch)
+    out = ((h + 1) // 2, (w + 1) // 2) if ceil_mode else (h // 2, w // 2)
+    g = rng.standard_normal((n, c) + out).astype(np.float32)
+    reference = _pool("cpu", a, g, False, monkeypatch, ceil_mode)
     for fused in (False, True):
-        got = _pool("cuda", a, g, fused, monkeypatch)
+        got = _pool("cuda", a, g, fused, monkeypatch, ceil_mode)
         for r, x in zip(reference, got):
             np.testing.assert_array_equal(x, r)
 

@@ -18,7 +18,8 @@
 #
 # *Lecture slides covered:* atrous (dilated) convolution and its receptive field "at no
 # extra cost"; depthwise-separable convolution; ASPP; the DeepLabv3+ encoder–decoder;
-# the receptive field as the context a pixel's label can use (lessons 1 and 2).
+# the receptive field as the context a pixel's label can use (lessons 1 and 2); a DeepLab
+# that is trained, and whether ASPP's multi-scale rates help (section 6, over three seeds).
 
 # %%
 import numpy as np
@@ -432,7 +433,7 @@ plt.close(fig)
 # Everything so far counted; now we **train** a tiny DeepLabv3+ (`base_channels=4`, about
 # 5 k parameters) to separate shapes from background (`num_classes=2`) on 64×64 synthetic
 # shapes whose radii vary from 8 to 20 px — objects of varied size, which is what ASPP's
-# several rates are meant for. Adam (lesson 9) for `DL_STEPS = 30` steps of 8 images with
+# several rates are meant for. Adam (lesson 7) for `DL_STEPS = 30` steps of 8 images with
 # cross-entropy, then **eval mode** (BatchNorm uses the running averages it collected during
 # training instead of the batch's own statistics) and the foreground IoU on 32 test images.
 #
@@ -510,6 +511,10 @@ assert abs(iou_gap) < largest_spread                  # the honest finding: the 
 #    the taps fall outside a 31-px image?
 # 2. Build `DeepLabV3Plus(..., rates=(1, 2, 3))` and predict the field without the image
 #    branch before measuring it: which assertion moves?
+# 3. Set `DL_STEPS = 60` (twice the training; the lesson then takes about 10 s longer).
+#    Predict: will the IoU gap between rates 2,4,6 and 1,1,1 leave the seed spread, so
+#    that `abs(iou_gap) < largest_spread` fails? Or change `DL_SEEDS` and see how much the
+#    spread alone moves.
 
 # %% [markdown]
 # ## What to remember
@@ -522,3 +527,6 @@ assert abs(iou_gap) < largest_spread                  # the honest finding: the 
 # - ASPP looks at several scales at once, plus the whole image.
 # - DeepLabv3+ keeps output stride 8, grows its field with atrous convolutions, and
 #   recovers detail with a small decoder and one skip connection.
+# - Trained briefly on 64×64 shapes, a tiny DeepLabv3+ learns on every seed, but ASPP's
+#   wider rates give no gain beyond the seed-to-seed spread there: a benefit for large
+#   images and long training, which costs nothing either way.

@@ -412,7 +412,8 @@ plt.close(fig)
 # 1. *Predict*, then run: make the image `image_size=48` instead of 24 (first cell). Does
 #    the FLOP ratio grow or shrink? (Per layer it is "values computed per patch × patches /
 #    distinct values"; which term grows with the image?) The `7.5 < flop_ratio < 8.5`
-#    assertion will tell you.
+#    assertion will tell you. *Exercises* `im2col` and `conv2d_forward` build that single
+#    pass yourself: every window once as a column, then one matrix product.
 # 2. Add `49` to `P_SWEEP` and `BOXES`. Predict the shape accuracy at $P = 49$ before you
 #    run: more context, or mostly other shapes and background?
 # 3. Set `same_colour=False` in the sweep. What will the accuracy at $P = 1$ be now? Then

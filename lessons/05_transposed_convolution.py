@@ -501,8 +501,10 @@ plt.close(fig)
 # 1. *Predict*, then run: in the "not an inverse" cell use a $2 \times 2$ kernel on the
 #    $4 \times 4$ image. What are the output size, the rank of $C$ and the null-space
 #    dimension? (Change `k` and the two asserted numbers 4 and 12 to your prediction.)
+#    *Exercise* `conv_matrix` builds $C$ yourself: check your rank with `np.linalg.matrix_rank`.
 # 2. Predict which kernel sizes give a flat interior with stride 3, then print
-#    `coverage(8, k, 3)` for k = 3, 4, 5, 6 (from the checkerboard section).
+#    `coverage(8, k, 3)` for k = 3, 4, 5, 6 (from the checkerboard section). *Exercise*
+#    `conv_transpose2d` writes the stamping (through `col2im`) yourself.
 
 # %%
 print("lesson 05 done: all assertions hold")

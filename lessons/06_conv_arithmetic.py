@@ -482,9 +482,10 @@ plt.close(fig)
 #
 # 1. *Predict*, then run: what does `F.conv_transpose2d` give for d2l's example with
 #    `stride=2`? (Four stamps that no longer overlap: write down the $4 \times 4$ result
-#    first.)
+#    first.) *Exercise* `conv_transpose2d` (lesson 5) stamps it yourself.
 # 2. Which `(k, s, p)` take a 2×2 input to exactly 5×5 with `padding=1`? Use
 #    relationship 13 before you try it with `arith.conv_transpose_output_size`.
+#    *Exercise* `conv_output_size` has you write those size rules yourself.
 
 # %%
 print("lesson 06 done: all assertions hold")

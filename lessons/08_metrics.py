@@ -364,8 +364,9 @@ plt.close(fig)
 #
 # 1. *Predict*, then run: make prediction A **two** pixels too large (`disc(34, 26, 14)`).
 #    What will its Dice be, and its HD? Does `abs(d_a - d_b) < 0.01` still hold?
+#    *Exercise* `dice_iou` computes Dice and IoU per class yourself.
 # 2. Move C's stray pixel next to the disc (e.g. `pred_c[34, 40] = True`): predict HD and
-#    HD95 before you run.
+#    HD95 before you run. *Exercise* `hausdorff_distance` writes HD and HD95 yourself.
 
 # %%
 print("lesson 08 done: all assertions hold")

@@ -9,6 +9,10 @@
 # This lesson sets up the three ways we write the answer down — a **label map**,
 # **binary masks**, and a **one-hot** stack — and shows what a network's output looks like:
 # a **classifier at every pixel** (scores → softmax → argmax).
+#
+# *Lecture slides covered:* semantic segmentation as classification of every pixel; label
+# map, binary masks and one-hot targets; "a single pixel cannot be classified without
+# context" (shown on same-coloured shapes).
 
 # %%
 import numpy as np

@@ -13,6 +13,9 @@
 #    $w(x) = w_c(x) + w_0 \exp\!\big(-(d_1(x) + d_2(x))^2 / 2\sigma^2\big)$;
 # 2. **elastic deformations**, to get more out of few training images;
 # 3. and — to see the difference at all — **object scores**: count cells, not pixels.
+#
+# *Lecture slides covered:* U-Net's biomedical origin (touching cells, few training images);
+# the weighted loss that separates touching objects; elastic deformations as augmentation.
 
 # %%
 import numpy as np
@@ -254,6 +257,17 @@ assert rows[1] < rows[0]           # the deformed training set is memorised less
 # picture twice, and 80 steps are not enough to learn the harder, deformed task. The paper
 # trained for hours on 30 images; there the deformations are what lets the network learn
 # the shapes cells can take without seeing them all.
+
+# %% [markdown]
+# ## Try it
+#
+# 1. *Predict*, then run: with `W0 = 0` the weight map is only the class balance $w_c$.
+#    Which assertion of "Train with and without the weight map" fails first, the object F1
+#    or the merge count?
+# 2. Make the gap weight narrower, `SIGMA = 2`: it then reaches only the pixels right
+#    between two cells. Does the weighted network merge fewer cells or more?
+# 3. Train longer, `STEPS = 160`: does the plain network learn the gaps by itself in the
+#    end? Watch `merged` for both (the lesson then takes about twice as long).
 
 # %% [markdown]
 # ## What to remember

@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=None,
                    help=f"seed of the data, the initialisation and the data order (default: {D.seed})")
     t.add_argument("--quiet", action="store_true", help="no progress bar (default: a bar on a terminal)")
+    t.add_argument("--tf32", action="store_true",
+                   help="--device cuda: let float32 matrix products use TF32 tensor cores, faster and about "
+                        "1e-3 relative error (default: off, exact float32)")
     t.add_argument("--exercises", default=None, metavar="DIR",
                    help="run the network on your own im2col, col2im and max pooling from this workbook "
                         "(they must pass 'minifcn exercises check'; default: the library's own)")
@@ -136,6 +139,11 @@ def _train(args: argparse.Namespace) -> int:
             setattr(cfg, field, getattr(args, arg))
     _cells_options(args, cfg)
     cfg.check()
+    if args.tf32:
+        if cfg.device != "cuda":
+            raise ValueError(f"--tf32 is for --device cuda (TF32 is a GPU number format), got --device {cfg.device}")
+        from .gpu import set_tf32
+        set_tf32(True)
     print(f"training {cfg.model} on {cfg.data or 'synthetic shapes'} ({cfg.device}); run directory {cfg.out}")
     try:
         if args.exercises:  # the student's pieces in place of the library's (refuses failing ones)

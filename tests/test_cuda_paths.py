@@ -74,3 +74,15 @@ def test_cli_train_predict_eval_on_cuda(capsys, tmp_path):
         np.testing.assert_array_equal(*masks)
     else:  # a GPU may flip the argmax of a near-tie pixel
         assert (masks[0] == masks[1]).mean() > 0.98
+
+
+def test_cli_train_tf32_switches_the_gpu_products_and_refuses_the_cpu(capsys, tmp_path, monkeypatch):
+    from minifcn import gpu
+    monkeypatch.setattr(gpu, "_tf32", [False])          # restored after the test
+    small = ["--epochs", "1", "--samples", "12", "--image-size", "16", "--batch-size", "4",
+             "--base-channels", "4", "--depth", "2", "--quiet", "--tf32"]
+    assert main(["train", "--device", "cpu", "--out", str(tmp_path / "cpu")] + small) == 2
+    assert "--tf32 is for --device cuda" in capsys.readouterr().err
+    assert not gpu.tf32_enabled() and not (tmp_path / "cpu").exists()
+    assert main(["train", "--device", "cuda", "--out", str(tmp_path / "cuda")] + small) == 0
+    assert gpu.tf32_enabled()

@@ -38,17 +38,13 @@ def _timer(fn, sync, steps: int, warmup: int = 2) -> float:
 
 def minifcn_cases(device: str, batch: int, size: int):
     import minifcn as mf
-    from minifcn import backend, functional as F, gpu, optim
-    from minifcn.models import UNet
+    from minifcn import backend, functional as F, gpu
+    from minifcn.doctor import unet_training_setup
     from minifcn.train import segmentation_loss
 
     sync = (lambda: backend.get_cupy().cuda.Device().synchronize()) if device == "cuda" else (lambda: None)
-    mf.nn.init.manual_seed(0)
-    model = UNet(3, 2, base_channels=16, depth=4).to(device)
-    opt = optim.Adam(model.parameters(), lr=1e-3)
-    rng = np.random.default_rng(0)
-    images = rng.standard_normal((batch, 3, size, size)).astype(np.float32)
-    masks = rng.integers(0, 2, (batch, size, size))
+    model, opt, images, masks = unet_training_setup(device, batch, size)
+    rng = np.random.default_rng(1)   # the conv cases' inputs
     x, y = mf.tensor(images, device=device), backend.to_device(masks, device)
 
     def step():

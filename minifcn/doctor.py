@@ -96,19 +96,31 @@ def tiny_op(device: str) -> float:
     return max(float(np.abs(a - b).max()) for a, b in zip(results[0], results[1])) / scale
 
 
-def unet_step(device: str, steps: int = 3, batch: int = 4, size: int = 64) -> dict:
-    """Seconds per U-Net training step on ``device`` (after a warm-up step), its autograd op count."""
+def unet_training_setup(device: str, batch: int = 4, size: int = 64) -> tuple:
+    """The timed U-Net step's pieces: (model, Adam optimiser, host images, host masks).
+
+    U-Net base 16, depth 4, seeded, on ``device``; images (batch, 3, size, size) float32 and
+    masks (batch, size, size) of 2 classes, both seeded (also used by benchmarks/gpu_vs_torch.py).
+    """
     import minifcn as mf
-    from . import gpu, optim
-    from .autograd import Function
+    from . import optim
     from .models import UNet
-    from .train import segmentation_loss
     mf.nn.init.manual_seed(0)
     model = UNet(3, 2, base_channels=16, depth=4).to(device)
     opt = optim.Adam(model.parameters(), lr=1e-3)
     rng = np.random.default_rng(0)
     images = rng.standard_normal((batch, 3, size, size)).astype(np.float32)
     masks = rng.integers(0, 2, (batch, size, size))
+    return model, opt, images, masks
+
+
+def unet_step(device: str, steps: int = 3, batch: int = 4, size: int = 64) -> dict:
+    """Seconds per U-Net training step on ``device`` (after a warm-up step), its autograd op count."""
+    import minifcn as mf
+    from . import gpu
+    from .autograd import Function
+    from .train import segmentation_loss
+    model, opt, images, masks = unet_training_setup(device, batch, size)
     ops = [0]
     original = Function.__call__
 

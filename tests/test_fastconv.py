@@ -36,6 +36,8 @@ def eager(monkeypatch):
     monkeypatch.setattr(fastconv, "tile_bytes", 256)
     monkeypatch.setattr(fastconv, "min_tile", 7)
     monkeypatch.setattr(fastconv, "min_split", 5)
+    monkeypatch.setattr(fastconv, "wgrad_tile", 7)
+    monkeypatch.setattr(fastconv, "wgrad_bytes", 8)
     monkeypatch.setattr(fastconv, "block_bytes", 40)
     monkeypatch.setattr(fastconv, "threads", 3)
 
@@ -225,3 +227,28 @@ def test_default_threshold_keeps_few_channels_on_im2col():
     assert fastconv.choose("convolve", x, w, geo) is None
     x, w = np.zeros((1, 64, 8, 8), np.float32), np.zeros((64, 64, 3, 3), np.float32)
     assert fastconv.choose("convolve", x, w, conv2d_geometry(x, w, None, padding=1)) == "shifted"
+
+
+def test_results_do_not_share_the_reused_grids(eager):
+    """The grids are reused from call to call: what a call returns must not live in them.
+
+    Each product's result is kept, the three products are run again on other data of the same
+    shapes (which rewrites the grids), and the first results must be unchanged; then
+    ``release()`` frees the grids and the products still agree with the reference.
+    """
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((6, 4, 3, 3))
+    geo = conv2d_geometry(x, w, None, padding=1)
+    g = rng.standard_normal((2, 6) + tuple(geo.out_size))
+    assert fastconv.choose("convolve", x, w, geo) == "shifted"
+    first = [fastconv.convolve(x, w, geo), fastconv.convolve_adjoint(g, w, geo), fastconv.weight_grad(x, g, geo)]
+    kept = [a.copy() for a in first]
+    fastconv.convolve(-x, w, geo), fastconv.convolve_adjoint(-g, w, geo), fastconv.weight_grad(-x, g, geo)
+    for a, b in zip(first, kept):
+        np.testing.assert_array_equal(a, b)
+    conv_fast.release_workspace()
+    assert not fastconv._buffers
+    y_ref, dx_ref, dw_ref = reference(x, w, g, dict(padding=1, stride=(1, 1), dilation=(1, 1), groups=1), False)
+    for a, r in zip((fastconv.convolve(x, w, geo), fastconv.convolve_adjoint(g, w, geo),
+                     fastconv.weight_grad(x, g, geo)), (y_ref, dx_ref, dw_ref)):
+        np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-10)

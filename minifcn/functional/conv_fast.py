@@ -61,8 +61,9 @@ def _record(nbytes: int) -> None:
 
 
 def release_workspace() -> None:
-    """Free the scratch buffers (they are rebuilt on the next convolution)."""
+    """Free the scratch buffers, fastconv's grids included (rebuilt on the next convolution)."""
     _scratch.clear()
+    fastconv.release()
 
 
 def _workspace(xp: Any, shape: tuple, dtype: Any) -> Any:

@@ -15,8 +15,9 @@ minifcn / PyTorch (< 1: minifcn is faster), and GFLOP/s of the fast path and of 
 product rate of the same run (NumPy 2048³, best of the measurements before and after the
 table) is the yardstick for GFLOP/s.
 
-Then the U-Net training step (base 16, depth 4, 2 classes, 8 × 3 × 128², cross-entropy,
-Adam): minifcn's UNet against the same architecture written here in PyTorch, timed
+Then the training steps (2 classes, 8 × 3 × 128², cross-entropy, Adam) of the U-Net (base 16,
+depth 4) and of DeepLabV3+ (base 16; ``--models``): minifcn's model against the same
+architecture written here in PyTorch, timed
 interleaved the same way, and the peak memory of each step: the rise of the peak resident
 set size (VmHWM) over the resident size just before the steps, each framework in a fresh process.
 """
@@ -105,7 +106,26 @@ def layer_runs(layer, N: int, torch):
 
     pixels = H * H if transposed else y_shape[2] * y_shape[3]
     flops = 3 * 2 * N * pixels * w_np.size
-    return minifcn_step(False), minifcn_step(True), torch_step, flops
+    return minifcn_step(False), minifcn_step(True), torch_step, flops, gemm_floor(w_np, N * pixels, groups)
+
+
+def gemm_floor(w_np, pixels: int, groups: int):
+    """The layer's three products as bare NumPy GEMMs on ready-made matrices (None if grouped).
+
+    W (C_out, C·KH·KW) @ cols,  Wᵀ @ Y  and  Y @ colsᵀ, with cols (C·KH·KW, N·OH·OW) and
+    Y (C_out, N·OH·OW): the multiply-adds of forward + backward with no data movement at all,
+    so no im2col-style formulation on NumPy's BLAS can beat this time.
+    """
+    if groups != 1:
+        return None
+    rng = np.random.default_rng(2)
+    m = w_np.reshape(w_np.shape[0], -1)
+    cols = rng.standard_normal((m.shape[1], pixels), dtype=np.float32)
+    y = rng.standard_normal((m.shape[0], pixels), dtype=np.float32)
+
+    def run():
+        m @ cols, m.T @ y, y @ cols.T
+    return run
 
 
 def layer_table(args, torch) -> None:
@@ -114,18 +134,21 @@ def layer_table(args, torch) -> None:
     for layer in LAYERS:
         if args.only and args.only not in layer[0]:
             continue
-        ref, fast, tstep, flops = layer_runs(layer, args.batch, torch)
-        t_ref, t_fast, t_torch = interleaved_min([ref, fast, tstep], args.repeat)
-        rows.append((layer[0], t_ref, t_fast, t_torch, flops))
+        ref, fast, tstep, flops, floor = layer_runs(layer, args.batch, torch)
+        times = interleaved_min([ref, fast, tstep] + ([floor] if floor else []), args.repeat)
+        rows.append((layer[0], *times[:3], times[3] if floor else None, flops))
     mm = max(mm0, sgemm_gflops(args.repeat))
     print(f"float32, batch {args.batch}, forward + backward, min of {args.repeat}; "
           f"sgemm (NumPy 2048^3) in this run: {mm:.0f} GFLOP/s; load: {os.getloadavg()[0]:.2f}")
     print(f"{'layer':34s} {'ref ms':>8s} {'fast ms':>8s} {'torch ms':>9s} {'ref/torch':>10s} "
-          f"{'fast/torch':>11s} {'fast GF/s':>10s} {'torch GF/s':>11s} {'fast/sgemm':>11s}")
-    for name, t_ref, t_fast, t_torch, flops in rows:
+          f"{'fast/torch':>11s} {'fast GF/s':>10s} {'torch GF/s':>11s} {'fast/sgemm':>11s} {'floor/torch':>12s}")
+    for name, t_ref, t_fast, t_torch, t_floor, flops in rows:
         gf, tgf = flops / t_fast / 1e9, flops / t_torch / 1e9
+        floor = f"{t_floor / t_torch:12.2f}" if t_floor else f"{'-':>12s}"
         print(f"{name:34s} {1e3 * t_ref:8.1f} {1e3 * t_fast:8.1f} {1e3 * t_torch:9.1f} {t_ref / t_torch:10.2f} "
-              f"{t_fast / t_torch:11.2f} {gf:10.1f} {tgf:11.1f} {100 * gf / mm:10.0f}%", flush=True)
+              f"{t_fast / t_torch:11.2f} {gf:10.1f} {tgf:11.1f} {100 * gf / mm:10.0f}% {floor}", flush=True)
+    print("floor: the same multiply-adds as three bare NumPy GEMMs (im2col shapes, no data movement); "
+          "floor/torch > 1 means\nNumPy's BLAS alone, on ready-made matrices, takes longer than PyTorch's whole layer.")
 
 
 # ---- the U-Net step -----------------------------------------------------------------------
@@ -158,17 +181,69 @@ def torch_unet(torch, base: int = 16, depth: int = 4, in_channels: int = 3, clas
     return Net()
 
 
-def unet_steps(torch, batch: int, size: int):
-    """(minifcn step, torch step, parameter counts) for the same data."""
+def torch_deeplab(torch, base: int = 16, in_channels: int = 3, classes: int = 2, rates=(2, 4, 6)):
+    """The architecture of minifcn.models.DeepLabV3Plus (separable backbone, ASPP, decoder)."""
+    nn, F = torch.nn, torch.nn.functional
+
+    def separable(cin, cout, stride=1, dilation=1):
+        return nn.Sequential(nn.Conv2d(cin, cin, 3, stride=stride, padding=dilation, dilation=dilation,
+                                       groups=cin, bias=False), nn.BatchNorm2d(cin), nn.ReLU(),
+                             nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+    class ASPP(nn.Module):
+        def __init__(self, cin, cout):
+            super().__init__()
+            self.branches = nn.ModuleList(
+                [nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())] +
+                [separable(cin, cout, dilation=r) for r in rates])
+            self.image_pool = nn.Sequential(nn.Conv2d(cin, cout, 1), nn.ReLU())
+            self.project = nn.Sequential(nn.Conv2d(cout * (len(rates) + 2), cout, 1, bias=False),
+                                         nn.BatchNorm2d(cout), nn.ReLU())
+
+        def forward(self, x):
+            outs = [b(x) for b in self.branches]
+            pooled = self.image_pool(F.adaptive_avg_pool2d(x, 1))
+            outs.append(F.interpolate(pooled, size=x.shape[2:], mode="nearest"))
+            return self.project(torch.cat(outs, 1))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            c = base
+            self.stem = nn.Sequential(nn.Conv2d(in_channels, c, 3, stride=2, padding=1, bias=False),
+                                      nn.BatchNorm2d(c), nn.ReLU())
+            self.low = separable(c, 2 * c, stride=2)
+            self.mid = separable(2 * c, 4 * c, stride=2)
+            self.atrous = nn.Sequential(separable(4 * c, 4 * c, dilation=2), separable(4 * c, 4 * c, dilation=4))
+            self.aspp = ASPP(4 * c, 4 * c)
+            self.reduce_low = nn.Sequential(nn.Conv2d(2 * c, c, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+            self.decoder = nn.Sequential(separable(5 * c, 2 * c), separable(2 * c, 2 * c))
+            self.classifier = nn.Conv2d(2 * c, classes, 1)
+
+        def forward(self, x):
+            size = x.shape[2:]
+            low = self.low(self.stem(x))
+            deep = self.aspp(self.atrous(self.mid(low)))
+            deep = F.interpolate(deep, size=low.shape[2:], mode="bilinear", align_corners=False)
+            y = self.decoder(torch.cat([deep, self.reduce_low(low)], 1))
+            return F.interpolate(self.classifier(y), size=size, mode="bilinear", align_corners=False)
+    return Net()
+
+
+MODELS = {"unet": "U-Net (base 16, depth 4)", "deeplab": "DeepLabV3+ (base 16, rates 2, 4, 6)"}
+
+
+def unet_steps(torch, batch: int, size: int, which: str = "unet"):
+    """(minifcn step, torch step, parameter counts) of model ``which`` for the same data."""
     import minifcn as mf
     from minifcn import functional as F
     from minifcn import nn, optim
-    from minifcn.models import UNet
+    from minifcn.models import DeepLabV3Plus, UNet
     rng = np.random.default_rng(0)
     x_np = rng.random((batch, 3, size, size), dtype=np.float32)
     y_np = rng.integers(0, 2, (batch, size, size))
     nn.init.manual_seed(0)
-    model = UNet(3, 2, base_channels=16, depth=4)
+    model = UNet(3, 2, base_channels=16, depth=4) if which == "unet" else DeepLabV3Plus(3, 2, base_channels=16)
     opt = optim.Adam(model.parameters(), lr=1e-3)
     x = mf.tensor(x_np)
 
@@ -179,7 +254,7 @@ def unet_steps(torch, batch: int, size: int):
         opt.step()
 
     torch.manual_seed(0)
-    tmodel = torch_unet(torch)
+    tmodel = torch_unet(torch) if which == "unet" else torch_deeplab(torch)
     topt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
     tx, ty = torch.from_numpy(x_np), torch.from_numpy(y_np)
 
@@ -205,10 +280,10 @@ def status_bytes(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def memory_child(which: str, batch: int, size: int) -> None:
+def memory_child(which: str, batch: int, size: int, model: str = "unet") -> None:
     """Run in a fresh process: print the resident size before 3 training steps and its peak rise."""
     torch = import_torch()
-    mf_step, torch_step, _ = unet_steps(torch, batch, size)
+    mf_step, torch_step, _ = unet_steps(torch, batch, size, model)
     step = mf_step if which == "minifcn" else torch_step
     try:                                  # reset the peak to the present size (Linux >= 4.0)
         with open("/proc/self/clear_refs", "w") as f:
@@ -221,16 +296,16 @@ def memory_child(which: str, batch: int, size: int) -> None:
     print(before, status_bytes("VmHWM") - before)
 
 
-def unet_table(args, torch) -> None:
+def unet_table(args, torch, model: str = "unet") -> None:
     from minifcn.functional import fastconv
-    mf_step, torch_step, counts = unet_steps(torch, args.batch, args.size)
+    mf_step, torch_step, counts = unet_steps(torch, args.batch, args.size, model)
 
     def ref_step():
         fastconv.enabled = False
         mf_step()
         fastconv.enabled = True
     t_ref, t_fast, t_torch = interleaved_min([ref_step, mf_step, torch_step], args.repeat)
-    print(f"\nU-Net training step (base 16, depth 4, {args.batch}x3x{args.size}^2, Adam; "
+    print(f"\n{MODELS[model]} training step ({args.batch}x3x{args.size}^2, Adam; "
           f"{counts[0]:,} / {counts[1]:,} parameters minifcn / torch); load: {os.getloadavg()[0]:.2f}")
     print(f"  ref {1e3 * t_ref:.0f} ms, fast {1e3 * t_fast:.0f} ms, torch {1e3 * t_torch:.0f} ms; "
           f"ref/torch {t_ref / t_torch:.2f}, fast/torch {t_fast / t_torch:.2f}")
@@ -239,7 +314,7 @@ def unet_table(args, torch) -> None:
     peaks = {}
     for which in ("minifcn", "torch"):
         out = subprocess.run([sys.executable, __file__, "--memory-child", which, "--batch", str(args.batch),
-                              "--size", str(args.size), "--threads", str(args.threads)],
+                              "--size", str(args.size), "--threads", str(args.threads), "--models", model],
                              capture_output=True, text=True, env=os.environ)
         if out.returncode:
             print(f"  memory run for {which} failed:\n{out.stderr}")
@@ -267,8 +342,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
     ap.add_argument("--size", type=int, default=128, help="U-Net image side (default 128)")
     ap.add_argument("--only", default="", help="only layers whose name contains this text")
-    ap.add_argument("--skip-unet", action="store_true", help="only the layer table")
-    ap.add_argument("--skip-layers", action="store_true", help="only the U-Net step")
+    ap.add_argument("--skip-unet", action="store_true", help="only the layer table (no training steps)")
+    ap.add_argument("--skip-layers", action="store_true", help="only the training steps")
+    ap.add_argument("--models", default="unet,deeplab",
+                    help="training steps to time, comma-separated from unet, deeplab (default unet,deeplab)")
     ap.add_argument("--skip-memory", action="store_true", help="no peak-memory runs")
     ap.add_argument("--threads", type=int, default=0,
                     help="threads for PyTorch, OpenBLAS and minifcn's fast paths (default 0: as they come; "
@@ -277,8 +354,12 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         set_threads(args.threads)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    bad = [m for m in models if m not in MODELS]
+    if bad:
+        ap.error(f"--models must name models from {', '.join(MODELS)}; got {', '.join(bad)}")
     if args.memory_child:
-        memory_child(args.memory_child, args.batch, args.size)
+        memory_child(args.memory_child, args.batch, args.size, models[0])
         return
     torch = import_torch()
     print(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads), NumPy {np.__version__}, "
@@ -286,7 +367,8 @@ def main() -> None:
     if not args.skip_layers:
         layer_table(args, torch)
     if not args.skip_unet:
-        unet_table(args, torch)
+        for model in models:
+            unet_table(args, torch, model)
 
 
 if __name__ == "__main__":

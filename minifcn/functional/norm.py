@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import backend
 from .. import kernels
+from . import fastnorm
 from ..autograd import Function, Tensor, as_tensor
 from ..checks import check_float, unwrap
 
@@ -29,6 +30,8 @@ class BatchNorm(Function):
     def forward(self, x, weight, bias):
         if kernels.batchnorm_applies(x):                       # GPU: x̂ and y in one fused kernel
             return kernels.batchnorm_forward(self, x, weight, bias)
+        if fastnorm.applies(x):                                # CPU: the same, in fewer passes
+            return fastnorm.forward(self, x, weight, bias)
         xp = backend.array_module(x)
         self.axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # (1, C, 1, 1): broadcasts over N, H, W
@@ -46,6 +49,8 @@ class BatchNorm(Function):
     def backward(self, g):
         if kernels.batchnorm_applies(g):                       # GPU: dx in one fused kernel
             return kernels.batchnorm_backward(self, g)
+        if getattr(self, "fast", False):
+            return fastnorm.backward(self, g)
         g_hat = g if self.gamma is None else g * self.gamma
         if self.batch_stats:
             m = g.size // g.shape[1]

@@ -76,11 +76,16 @@ def cases(draw, transposed=False):
     return (draw(st.integers(1, 3)), c_in) + tuple(size), w_shape, kw
 
 
-def expected_path(w_shape, groups, stride, device):
+def expected_path(w_shape, groups, stride, device, geo=None):
     """The path conv2d's convolve and weight_grad must take (with ``eager``)."""
     if w_shape[1] == 1 and w_shape[0] == groups > 1:        # same test for both layers' weights
         return "depthwise"
-    return "shifted" if device == "cpu" and tuple(stride) == (1, 1) else None
+    if device != "cpu" or tuple(stride) != (1, 1):
+        return None
+    if geo is not None and w_shape[2:] == (1, 1) and groups == 1 and geo.padding == ((0, 0), (0, 0)) \
+            and geo.in_size == geo.out_size:
+        return "pointwise"
+    return "shifted"
 
 
 def reference(x, w, g, kw, transposed):
@@ -110,7 +115,7 @@ def check_products(case, seed, dtype, device, transposed):
     X, W, Gr = (to_xp(a, device) for a in (x, w, g))
     # the convolution 𝒞 of the layer reads conv_in and writes conv_out
     conv_in, conv_out = (Gr, X) if transposed else (X, Gr)
-    want = expected_path(w_shape, kw["groups"], kw["stride"], device)
+    want = expected_path(w_shape, kw["groups"], kw["stride"], device, geo)
     assert fastconv.choose("convolve", conv_in, W, geo) == want
     assert fastconv.choose("weight_grad", conv_in, W, geo) == want
     assert fastconv.choose("adjoint", conv_out, W, geo) in ((want,) if want == "depthwise" else (want, None))
@@ -132,6 +137,8 @@ def check_products(case, seed, dtype, device, transposed):
 @example(case=((2, 6, 5, 7), (6, 1, 3, 3), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=6)), seed=0)
 @example(case=((1, 4, 4, 5), (6, 2, 2, 3), dict(stride=(1, 1), padding="same", dilation=(2, 1), groups=2)), seed=0)
 @example(case=((3, 1, 1, 1), (1, 1, 1, 1), dict(stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1)), seed=0)
+@example(case=((3, 5, 4, 3), (2, 5, 1, 1), dict(stride=(1, 1), padding="same", dilation=(2, 1), groups=1)), seed=0)
+@example(case=((2, 4, 3, 2), (3, 4, 1, 1), dict(stride=(1, 1), padding=(1, 0), dilation=(1, 1), groups=1)), seed=0)
 def test_conv2d_products_match_reference(eager, device, dtype, case, seed):
     check_products(case, seed, dtype, device, transposed=False)
 
@@ -143,6 +150,10 @@ def test_conv2d_products_match_reference(eager, device, dtype, case, seed):
                                                 output_padding=(1, 2))), seed=0)
 @example(case=((2, 5, 3, 4), (5, 1, 3, 3), dict(stride=(2, 3), padding=(1, 0), dilation=(1, 1), groups=5,
                                                 output_padding=(1, 2))), seed=0)
+@example(case=((2, 4, 3, 4), (4, 3, 1, 1), dict(stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
+                                                output_padding=(0, 0))), seed=0)
+@example(case=((2, 4, 3, 4), (4, 3, 1, 1), dict(stride=(1, 1), padding=(0, 0), dilation=(2, 2), groups=1,
+                                                output_padding=(1, 0))), seed=0)
 def test_conv_transpose2d_products_match_reference(eager, device, dtype, case, seed):
     check_products(case, seed, dtype, device, transposed=True)
 

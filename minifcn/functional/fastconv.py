@@ -7,7 +7,10 @@ Same three functions, same arguments, same numbers as the im2col reference in co
     weight_grad(x, y, geo)       dW = dL/dW for input x and output gradient y
 
 ``conv_fast.py`` asks ``choose`` first and calls these only where a path applies (else it
-runs the chunked im2col products; called without a path they raise). Two paths:
+runs the chunked im2col products; called without a path they raise). Three paths:
+
+**pointwise** (NumPy, 1×1 kernel, stride 1, no padding, no groups): one product per image,
+y_n = W x_n, straight from and into the (N, C, H·W) layout.
 
 **shifted** (NumPy, float32/float64, stride 1, any padding, dilation, groups). No columns.
 Lay the zero-padded input out channel-major and flat, ``xb[c, (n, h, w)]`` on the padded
@@ -206,6 +209,8 @@ def choose(kind: str, x: Any, w: Any, geo: Any) -> str | None:
         return "depthwise"
     if array_module(x) is not np or geo.stride != (1, 1) or _gemm_for(x.dtype) is None or x.size == 0:
         return None
+    if geo.kernel == (1, 1) and G == 1 and geo.padding == ((0, 0), (0, 0)) and geo.in_size == geo.out_size:
+        return "pointwise"
     if min(C // G, C_out // G) < min_channels:             # thin GEMMs: im2col's K = C·KH·KW wins
         return None
     if kind == "adjoint" and min(_adjoint_padding(geo)[0] + _adjoint_padding(geo)[1]) < 0:
@@ -223,6 +228,8 @@ def convolve(x: Any, w: Any, geo: Any) -> Any:
     path = choose("convolve", x, w, geo)
     if path == "depthwise":
         return _dw_forward(x, w, geo)
+    if path == "pointwise":
+        return _pointwise(w.reshape(w.shape[0], -1), x)
     if path == "shifted":
         return _shifted(x, w, geo.padding, geo.dilation, geo.groups, geo.out_size)
     raise _no_path("convolve")
@@ -233,6 +240,8 @@ def convolve_adjoint(y: Any, w: Any, geo: Any) -> Any:
     path = choose("adjoint", y, w, geo)
     if path == "depthwise":
         return _dw_adjoint(y, w, geo)
+    if path == "pointwise":
+        return _pointwise(w.reshape(w.shape[0], -1).T, y)
     if path == "shifted":
         return _shifted(y, _flip(w, geo.groups), _adjoint_padding(geo), geo.dilation, geo.groups, geo.in_size)
     raise _no_path("convolve_adjoint")
@@ -246,9 +255,23 @@ def weight_grad(x: Any, y: Any, geo: Any) -> Any:
     path = choose("weight_grad", x, w, geo)
     if path == "depthwise":
         return _dw_weight_grad(x, y, geo)
+    if path == "pointwise":
+        x3, y3 = x.reshape(x.shape[0], x.shape[1], -1), y.reshape(y.shape[0], y.shape[1], -1)
+        return np.matmul(y3, x3.transpose(0, 2, 1)).sum(axis=0).reshape(w_shape)
     if path == "shifted":
         return _shifted_weight_grad(x, y, w_shape, geo)
     raise _no_path("weight_grad")
+
+
+# ---- the pointwise path -------------------------------------------------------------------
+def _pointwise(m: Any, x: Any) -> Any:
+    """A 1×1 convolution (stride 1, no padding): y_n = M x_n for every image, M (C_out, C).
+
+    One matrix product per image straight from and into the (N, C, H·W) layout: no grid,
+    no columns, no transposes (its adjoint is Mᵀ, its weight gradient Σ_n g_n x_nᵀ).
+    """
+    N, C = x.shape[:2]
+    return np.matmul(m, x.reshape(N, C, -1)).reshape((N, m.shape[0]) + x.shape[2:])
 
 
 # ---- the shifted path ---------------------------------------------------------------------

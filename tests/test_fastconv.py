@@ -30,7 +30,7 @@ from minifcn.functional.conv import (conv2d_geometry, conv2d_simple, conv_transp
 @pytest.fixture
 def eager(monkeypatch):
     """Fast paths for every channel count, tiles of 7+ columns, sums split from 5 columns, depthwise
-    blocks of a few planes, three threads."""
+    blocks of a few planes (flat planes at stride 1 whatever the padding), three threads."""
     monkeypatch.setattr(fastconv, "enabled", True)
     monkeypatch.setattr(fastconv, "min_channels", 1)
     monkeypatch.setattr(fastconv, "tile_bytes", 256)
@@ -39,6 +39,7 @@ def eager(monkeypatch):
     monkeypatch.setattr(fastconv, "wgrad_tile", 7)
     monkeypatch.setattr(fastconv, "wgrad_bytes", 8)
     monkeypatch.setattr(fastconv, "block_bytes", 40)
+    monkeypatch.setattr(fastconv, "flat_slack", 100)
     monkeypatch.setattr(fastconv, "threads", 3)
 
 

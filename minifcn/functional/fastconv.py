@@ -75,6 +75,7 @@ min_split = 4096      # the weight gradient splits its sum between threads above
 wgrad_bytes = 2**21   # weight gradient: bytes of the column block unfolded per tile (cache-sized)
 wgrad_tile = 256      # ... but at least this many grid columns per tile
 block_bytes = 2**18   # depthwise: bytes of output planes worked on at once (per thread)
+flat_slack = 1.25     # depthwise weight gradient on flat planes when padded width <= this x output width
 
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
@@ -254,7 +255,7 @@ def weight_grad(x: Any, y: Any, geo: Any) -> Any:
     w = xp.empty(w_shape, dtype=x.dtype)          # only its shape and dtype are read
     path = choose("weight_grad", x, w, geo)
     if path == "depthwise":
-        return _dw_weight_grad(x, y, geo)
+        return _dw_flat_weight_grad(x, y, geo) if _flat_applies(x, geo) else _dw_weight_grad(x, y, geo)
     if path == "pointwise":
         x3, y3 = x.reshape(x.shape[0], x.shape[1], -1), y.reshape(y.shape[0], y.shape[1], -1)
         return np.matmul(y3, x3.transpose(0, 2, 1)).sum(axis=0).reshape(w_shape)
@@ -393,6 +394,14 @@ def _shifted_weight_grad(x: Any, y: Any, w_shape: tuple, geo: Any) -> Any:
 
 
 # ---- the depthwise path -------------------------------------------------------------------
+def _flat_applies(x: Any, geo: Any) -> bool:
+    """The depthwise weight gradient on flat planes (below): NumPy, stride 1, a non-empty input, and
+    padded rows at most ``flat_slack`` times the output's (each run also sums the Wp - OW padding
+    columns: at 8×64×16², dilation and padding 4, Wp/OW = 1.5 made it slower, 1.24 against 1.01 ms)."""
+    return (array_module(x) is np and geo.stride == (1, 1) and x.size > 0
+            and _padded_size(geo)[1] <= flat_slack * geo.out_size[1])
+
+
 def _taps(geo: Any) -> list:
     """(i, j, rows, cols) per kernel tap: the strided slices of the padded input it reads."""
     (KH, KW), (SH, SW), (DH, DW), (OH, OW) = geo.kernel, geo.stride, geo.dilation, geo.out_size
@@ -495,4 +504,62 @@ def _dw_weight_grad(x: Any, g: Any, geo: Any) -> Any:
         for t, (i, j, rs, cs) in enumerate(taps):
             sums[r0:r1, t] = _mul(gr[r0:r1], xpad[r0:r1, rs, cs], tmp).sum(axis=(1, 2))
     _blocks(xp, block, N * C, OH * OW, x.dtype)
+    return sums.reshape(N, C, -1).sum(axis=0).reshape(C, 1, geo.kernel[0], geo.kernel[1])
+
+
+# The weight gradient at stride 1 on NumPy: on flat padded planes (laid out as the shifted path
+# does) each tap's sum is one dot product per plane, with no product array (measured 8x64x64²:
+# 11 against 26 ms; the forward and adjoint gained nothing this way and stay as above)
+def _flat(geo: Any) -> tuple:
+    """(Hp, Wp, L, tail, offsets): padded plane size, output run L = OH·Wp, the slack after a
+    plane that the last tap reads past its end, and each tap's offset along the flat plane."""
+    (KH, KW), (DH, DW), (OH, _) = geo.kernel, geo.dilation, geo.out_size
+    Hp, Wp = _padded_size(geo)
+    return Hp, Wp, OH * Wp, DW * (KW - 1), [i * DH * Wp + j * DW for i in range(KH) for j in range(KW)]
+
+
+def _flat_input(x: Any, geo: Any) -> tuple:
+    """x (N, C, H, W) as zero-padded flat planes (N·C, Hp·Wp + tail), in the reused "in" buffer."""
+    N, C, H, W = x.shape
+    (pt, _), (pl, _) = geo.padding
+    Hp, Wp, L, tail, offs = _flat(geo)
+    buf = _scratch("in", (N * C, Hp * Wp + tail), x.dtype)
+    planes = buf[:, :Hp * Wp].reshape(N * C, Hp, Wp)
+
+    def fill(a: int, b: int) -> None:
+        p = planes[a:b]
+        p[:, :pt] = 0
+        p[:, pt + H:] = 0
+        p[:, pt:pt + H, :pl] = 0
+        p[:, pt:pt + H, pl + W:] = 0
+        p[:, pt:pt + H, pl:pl + W] = x.reshape(N * C, H, W)[a:b]
+        buf[a:b, Hp * Wp:] = 0
+    _parallel(fill, N * C)
+    return buf, L, offs
+
+
+def _flat_output_grad(g: Any, geo: Any) -> Any:
+    """dL/dy (N, C, OH, OW) laid out as runs of width Wp (N·C, OH·Wp), zero past column OW."""
+    N, C, OH, OW = g.shape
+    Wp = _flat(geo)[1]
+    buf = _scratch("out", (N * C, OH, Wp), g.dtype)
+
+    def fill(a: int, b: int) -> None:
+        buf[a:b, :, OW:] = 0
+        buf[a:b, :, :OW] = g.reshape(N * C, OH, OW)[a:b]
+    _parallel(fill, N * C)
+    return buf.reshape(N * C, OH * Wp)
+
+
+def _dw_flat_weight_grad(x: Any, g: Any, geo: Any) -> Any:
+    """dW[c, 0, i, j] = Σ_n Σ_p g_flat[(n, c), p] · x_flat[(n, c), p + off_ij]: dot products."""
+    N, C = x.shape[:2]
+    xf, L, offs = _flat_input(x, geo)
+    gf = _flat_output_grad(g, geo)
+    sums = np.empty((N * C, len(offs)), dtype=x.dtype)
+
+    def block(r0: int, r1: int, tmp: Any) -> None:
+        for t, off in enumerate(offs):
+            sums[r0:r1, t] = np.matmul(gf[r0:r1, None, :], xf[r0:r1, off:off + L, None])[:, 0, 0]
+    _blocks(np, block, N * C, L, x.dtype)
     return sums.reshape(N, C, -1).sum(axis=0).reshape(C, 1, geo.kernel[0], geo.kernel[1])

@@ -41,6 +41,7 @@ def eager(monkeypatch):
     monkeypatch.setattr(fastconv, "block_bytes", 40)
     monkeypatch.setattr(fastconv, "flat_slack", 100)
     monkeypatch.setattr(fastconv, "threads", 3)
+    monkeypatch.setattr(fastconv, "parallel_from", 0)
 
 
 @st.composite

@@ -75,6 +75,7 @@ min_split = 4096      # the weight gradient splits its sum between threads above
 wgrad_bytes = 2**21   # weight gradient: bytes of the column block unfolded per tile (cache-sized)
 wgrad_tile = 256      # ... but at least this many grid columns per tile
 block_bytes = 2**18   # depthwise: bytes of output planes worked on at once (per thread)
+parallel_from = 2**16 # elements: smaller copies and multiply-adds stay on the calling thread
 flat_slack = 1.25     # depthwise weight gradient on flat planes when padded width <= this x output width
 
 _pool: ThreadPoolExecutor | None = None
@@ -89,13 +90,16 @@ def _workers() -> int:
     return max(1, _blas["threads"][0]()) if _blas else os.cpu_count() or 1
 
 
-def _parallel(fn: Callable[[int, int], Any], n: int, workers: int | None = None) -> None:
+def _parallel(fn: Callable[[int, int], Any], n: int, workers: int | None = None, size: int | None = None) -> None:
     """Run fn(a, b) over contiguous parts of range(n), one part per worker thread.
+
+    ``size`` (elements the work touches) below ``parallel_from``: one call on this thread
+    (handing a small copy to a worker costs more than the copy).
 
     Not re-entrant, and the BLAS thread setting it changes is process-wide: call it from one
     thread at a time (as the rest of conv.py's scratch buffers assume).
     """
-    parts = min(workers or _workers(), n)
+    parts = 1 if size is not None and size < parallel_from else min(workers or _workers(), n)
     if parts <= 1:
         fn(0, n)
         return
@@ -308,7 +312,7 @@ def _to_grid(x: Any, padding: tuple, rows: int, cols: int, tail: int, name: str 
         g[:, :, pt:pt + h, pl + w:] = 0
         g[:, :, pt:pt + h, pl:pl + w] = x[:, a:b].transpose(1, 0, 2, 3)
         buf[a:b, L:] = 0
-    _parallel(fill, C)
+    _parallel(fill, C, size=buf.size)
     return buf, L
 
 
@@ -346,7 +350,7 @@ def _shifted(x: Any, w: Any, padding: tuple, dilation: tuple, G: int, out_size: 
 
     def crop(a: int, b: int) -> None:
         y[:, a:b] = grid[a:b, :, :OH, :OW].transpose(1, 0, 2, 3)
-    _parallel(crop, C_out)
+    _parallel(crop, C_out, size=y.size)
     return y
 
 
@@ -439,7 +443,7 @@ def _blocks(xp: Any, fn: Callable[[int, int, Any], Any], rows: int, row_size: in
         tmp = np.empty((min(per, b - a), row_size), dtype=dtype)
         for r in range(a, b, per):
             fn(r, min(r + per, b), tmp)
-    _parallel(part, rows)
+    _parallel(part, rows, size=rows * row_size)
 
 
 def _mul(a: Any, b: Any, tmp: Any) -> Any:
@@ -534,7 +538,7 @@ def _flat_input(x: Any, geo: Any) -> tuple:
         p[:, pt:pt + H, pl + W:] = 0
         p[:, pt:pt + H, pl:pl + W] = x.reshape(N * C, H, W)[a:b]
         buf[a:b, Hp * Wp:] = 0
-    _parallel(fill, N * C)
+    _parallel(fill, N * C, size=buf.size)
     return buf, L, offs
 
 
@@ -547,7 +551,7 @@ def _flat_output_grad(g: Any, geo: Any) -> Any:
     def fill(a: int, b: int) -> None:
         buf[a:b, :, OW:] = 0
         buf[a:b, :, :OW] = g.reshape(N * C, OH, OW)[a:b]
-    _parallel(fill, N * C)
+    _parallel(fill, N * C, size=buf.size)
     return buf.reshape(N * C, OH * Wp)
 
 

@@ -33,7 +33,8 @@ is off and the reference runs.
 
 **depthwise** (any array module, groups = C_in = C_out, any stride, padding, dilation).
 A per-channel kernel: KH·KW shifted multiply-adds of strided slices of the padded input,
-instead of im2col followed by C products of one row each.
+instead of im2col followed by C products of one row each. On NumPy at stride 1 its weight
+gradient is KH·KW dot products per plane on the flat padded planes (no product arrays).
 
 On NumPy the layout copies and the multiply-adds are split over the batch or the channels
 between threads (NumPy releases the GIL while it copies and computes), so both cores work.
@@ -47,9 +48,11 @@ with 4096-column tiles); letting OpenBLAS thread each of the many small GEMMs (o
 machine every call waits for its threads: 5x slower than splitting the tiles between our own
 threads with one BLAS thread each); one weight-gradient GEMM per tap over the whole grid (a
 C/G × C_out/G result with an inner dimension of N·Hp·Wp: 39 against 64 GFLOP per CPU-second
-at 64 channels, 61 against 84 at 128, one thread, than the stacked column blocks). The grids
-live in reused buffers (``_scratch``): fresh ones cost a page fault per 4 KiB page. Channels below ``min_channels`` (an RGB stem) stay on
-im2col, whose inner dimension C·KH·KW is KH·KW times longer.
+at 64 channels, 61 against 84 at 128, one thread, than the stacked column blocks); the
+depthwise forward and adjoint on flat planes (no faster; slower where padding widens rows).
+The grids live in reused buffers (``_scratch``): fresh ones cost a page fault per 4 KiB
+page. Channels below ``min_channels`` (an RGB stem) stay on im2col, whose inner dimension
+C·KH·KW is KH·KW times longer.
 """
 from __future__ import annotations
 

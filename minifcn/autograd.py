@@ -652,7 +652,8 @@ def transpose(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
 class GetItem(Function):
     """y = a[index] (slices, integer arrays, boolean masks).
 
-    Backward scatters g into zeros with ``add.at`` so that repeated integer indices add up.
+    Backward scatters g into zeros with ``add.at`` so that repeated integer indices add up;
+    basic indexing (slices, ints) never repeats an element, so there a plain assignment does.
     """
     def __init__(self, index):
         self.index = index
@@ -664,7 +665,11 @@ class GetItem(Function):
     def backward(self, g):
         xp = array_module(g)
         out = xp.zeros(self.shape, dtype=self.dtype)
-        xp.add.at(out, self.index, g)
+        parts = self.index if isinstance(self.index, tuple) else (self.index,)
+        if all(isinstance(i, (slice, int)) or i is None or i is Ellipsis for i in parts):
+            out[self.index] = g
+        else:
+            xp.add.at(out, self.index, g)
         return out
 
 

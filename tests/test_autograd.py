@@ -268,3 +268,16 @@ def test_tensor_refuses_strings_and_objects_naming_the_dtype(data):
 def test_tensor_refuses_a_non_numeric_dtype_argument():
     with pytest.raises(TypeError, match="dtype <U1"):
         mf.tensor([1, 2], dtype="U1")
+
+
+@pytest.mark.parametrize("index", [
+    (1, slice(None, None, 2)), (Ellipsis, slice(3, 0, -1)), (None, slice(1, 3), -1), 2,
+    (np.array([0, 2, 0]),), (slice(None), np.array([1, 1, 3])),       # repeated integer indices add up
+])
+def test_getitem_backward_scatters_every_kind_of_index(device, index):
+    """Central differences (float64) on a[index]: basic indices take the assignment, integer
+    arrays (with repeats) take add.at; both must give the true gradient."""
+    a = mf.Tensor(to_xp(np.random.default_rng(0).standard_normal((3, 4)), device), requires_grad=True)
+    idx = tuple(to_xp(i, device) if isinstance(i, np.ndarray) else i for i in index) \
+        if isinstance(index, tuple) else index
+    assert mf.gradcheck(lambda a: F.getitem(a, idx) ** 2, a)

@@ -37,6 +37,8 @@ class DoubleConv(nn.Module):
 
 def center_crop(x: mf.Tensor, height: int, width: int) -> mf.Tensor:
     """The central height×width window of an (N, C, H, W) tensor (the paper's crop for skips)."""
+    if tuple(x.shape[2:]) == (height, width):                   # padding "same": nothing to crop
+        return x
     top, left = (x.shape[2] - height) // 2, (x.shape[3] - width) // 2
     return x[:, :, top:top + height, left:left + width]
 

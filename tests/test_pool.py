@@ -486,3 +486,39 @@ def test_bad_bilinear_kernel_arguments():
         F.bilinear_kernel(2, 3, 2)
     with pytest.raises(ValueError, match=r"scale must be an integer >= 1, got 0"):
         F.bilinear_kernel(2, 2, 0)
+
+
+@settings(max_examples=40)
+@given(h=st.integers(2, 9), w=st.integers(2, 9), seed=seeds, values=st.sampled_from(["separated", "ties", "nan"]))
+@example(h=5, w=3, seed=0, values="ties")
+def test_max_pool_2x2_cpu_path_matches_naive_loop_and_readable_path(device, monkeypatch, h, w, seed, values):
+    """The four-view path (CPU, 2x2/2) against a naive loop (values, PyTorch's indices with ties
+    and -inf) and against the general loop (fast_2x2 off) for the gradient; odd sides leave a
+    row or column that no window reads (its gradient must stay 0)."""
+    from minifcn.functional import pool
+    rng = np.random.default_rng(seed)
+    shape = (2, 3, h, w)
+    if values == "separated":
+        x = separated_values(rng, shape)
+    else:
+        x = rng.choice([-np.inf, 0.0, 1.0, 2.0], shape)
+        if values == "nan":
+            x[rng.random(shape) < 0.2] = np.nan
+    g = rng.standard_normal((2, 3, h // 2, w // 2))
+    got, calls = [], []
+    real = pool._max_2x2
+    monkeypatch.setattr(pool, "_max_2x2", lambda *a: calls.append(1) or real(*a))
+    for fast in (True, False):
+        monkeypatch.setattr(pool, "fast_2x2", fast)
+        t = leaf(x, device)
+        y, idx = F.max_pool2d(t, 2, return_indices=True)
+        assert len(calls) == (device == "cpu")            # the four-view path runs on the CPU only, when on
+        y.backward(to_xp(g, device))
+        got.append((y.numpy(), idx.numpy(), backend.to_numpy(t.grad)))
+    if values != "nan":
+        y_ref, idx_ref = naive_max_pool(x, (2, 2), (2, 2), (0, 0), (1, 1), False)
+        np.testing.assert_array_equal(got[0][0], y_ref)
+        np.testing.assert_array_equal(got[0][1], idx_ref)
+    for a, b in zip(got[0], got[1]):
+        np.testing.assert_array_equal(a, b)
+    assert not got[0][2][:, :, 2 * (h // 2):].any() and not got[0][2][:, :, :, 2 * (w // 2):].any()

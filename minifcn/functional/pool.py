@@ -96,6 +96,28 @@ def _pool_simple(x: Tensor, geo: WindowGeometry, pad_value: float) -> Tensor:
 
 
 # ---- max pooling --------------------------------------------------------------------------
+fast_2x2 = True   # NumPy, 2x2 windows at stride 2 (U-Net's pooling): the four-view path below
+
+
+def _quarters(a: Any, out: tuple) -> list:
+    """The four taps of every 2x2/2 window as strided views (OH, OW) per plane, in scan order."""
+    OH, OW = out
+    return [a[:, :, i:2 * OH:2, j:2 * OW:2] for i in (0, 1) for j in (0, 1)]
+
+
+def _max_2x2(x: Any, out: tuple) -> tuple:
+    """y and the winning tap t = 2·i + j (uint8) of every 2x2/2 window, the readable loop's rule
+    (a strictly larger value or a NaN replaces): 4 views, no padding, no int64 per tap."""
+    taps = _quarters(x, out)
+    best, tap = taps[0].copy(), np.zeros(taps[0].shape, dtype=np.uint8)
+    for t, v in enumerate(taps[1:], start=1):
+        wins = v > best
+        wins |= np.isnan(v)
+        np.copyto(best, v, where=wins)
+        np.copyto(tap, t, where=wins)
+    return best, tap
+
+
 class MaxPool2d(Function):
     """y = max over each window; also returns the winner's flat index row·W + col in its plane.
 
@@ -114,6 +136,12 @@ class MaxPool2d(Function):
         if self.pads == ((0, 0), (0, 0)) and kernels.maxpool2x2_applies(x, self.k, self.s, self.p, self.d):
             y, self.index, self.corner = kernels.maxpool2x2_forward(x, self.out)
             self.fused = True
+            return y, self.index
+        if fast_2x2 and xp is np and (self.k, self.s, self.pads, self.d) == ((2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1)):
+            y, self.tap = _max_2x2(x, self.out)                   # CPU: four strided views
+            OH, OW = self.out
+            corner = 2 * np.arange(OH)[:, None] * W + 2 * np.arange(OW)[None, :]
+            self.index = corner + (self.tap >> 1).astype(np.int64) * W + (self.tap & 1)
             return y, self.index
         xpad = x if self.pads == ((0, 0), (0, 0)) else xp.pad(x, ((0, 0), (0, 0)) + self.pads,
                                                                constant_values=-np.inf)
@@ -138,6 +166,11 @@ class MaxPool2d(Function):
     def backward(self, g):
         if getattr(self, "fused", False):                                    # GPU: one fused kernel
             return kernels.maxpool2x2_backward(g, self.index, self.corner, self.shape)
+        if getattr(self, "tap", None) is not None:                          # CPU 2x2/2: four views
+            gx = np.zeros(self.shape, dtype=g.dtype)     # rows/columns a floor-mode pool leaves out stay 0
+            for t, view in enumerate(_quarters(gx, g.shape[2:])):
+                np.copyto(view, g, where=self.tap == t)
+            return gx
         xp = array_module(g)
         (KH, KW), (DH, DW), W = self.k, self.d, self.shape[3]
         tap = self.corner + (xp.arange(KH)[:, None] * DH * W + xp.arange(KW) * DW)[:, :, None, None, None]

@@ -82,11 +82,11 @@ def expected_path(w_shape, groups, stride, device, geo=None):
     """The path conv2d's convolve and weight_grad must take (with ``eager``)."""
     if w_shape[1] == 1 and w_shape[0] == groups > 1:        # same test for both layers' weights
         return "depthwise"
+    if geo is not None and w_shape[2:] == (1, 1) and tuple(stride) == (1, 1) and groups == 1 \
+            and geo.padding == ((0, 0), (0, 0)) and geo.in_size == geo.out_size:
+        return "pointwise"                                   # on both devices
     if device != "cpu" or tuple(stride) != (1, 1):
         return None
-    if geo is not None and w_shape[2:] == (1, 1) and groups == 1 and geo.padding == ((0, 0), (0, 0)) \
-            and geo.in_size == geo.out_size:
-        return "pointwise"
     return "shifted"
 
 

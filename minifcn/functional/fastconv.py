@@ -9,7 +9,7 @@ Same three functions, same arguments, same numbers as the im2col reference in co
 ``conv_fast.py`` asks ``choose`` first and calls these only where a path applies (else it
 runs the chunked im2col products; called without a path they raise). Three paths:
 
-**pointwise** (NumPy, 1×1 kernel, stride 1, no padding, no groups): one product per image,
+**pointwise** (any array module, 1×1 kernel, stride 1, no padding, no groups): one product per image,
 y_n = W x_n, straight from and into the (N, C, H·W) layout.
 
 **shifted** (NumPy, float32/float64, stride 1, any padding, dilation, groups). No columns.
@@ -215,10 +215,11 @@ def choose(kind: str, x: Any, w: Any, geo: Any) -> str | None:
     C_out, C = w.shape[0], w.shape[1] * G
     if w.shape[1] == 1 and C_out == G > 1:                   # depthwise, no channel multiplier
         return "depthwise"
+    if geo.kernel == (1, 1) and geo.stride == (1, 1) and G == 1 and geo.padding == ((0, 0), (0, 0)) \
+            and geo.in_size == geo.out_size and x.size > 0:
+        return "pointwise"
     if array_module(x) is not np or geo.stride != (1, 1) or _gemm_for(x.dtype) is None or x.size == 0:
         return None
-    if geo.kernel == (1, 1) and G == 1 and geo.padding == ((0, 0), (0, 0)) and geo.in_size == geo.out_size:
-        return "pointwise"
     if min(C // G, C_out // G) < min_channels:             # thin GEMMs: im2col's K = C·KH·KW wins
         return None
     if kind == "adjoint" and min(_adjoint_padding(geo)[0] + _adjoint_padding(geo)[1]) < 0:
@@ -265,7 +266,7 @@ def weight_grad(x: Any, y: Any, geo: Any) -> Any:
         return _dw_flat_weight_grad(x, y, geo) if _flat_applies(x, geo) else _dw_weight_grad(x, y, geo)
     if path == "pointwise":
         x3, y3 = x.reshape(x.shape[0], x.shape[1], -1), y.reshape(y.shape[0], y.shape[1], -1)
-        return np.matmul(y3, x3.transpose(0, 2, 1)).sum(axis=0).reshape(w_shape)
+        return xp.matmul(y3, x3.transpose(0, 2, 1)).sum(axis=0).reshape(w_shape)
     if path == "shifted":
         return _shifted_weight_grad(x, y, w_shape, geo)
     raise _no_path("weight_grad")
@@ -276,10 +277,11 @@ def _pointwise(m: Any, x: Any) -> Any:
     """A 1×1 convolution (stride 1, no padding): y_n = M x_n for every image, M (C_out, C).
 
     One matrix product per image straight from and into the (N, C, H·W) layout: no grid,
-    no columns, no transposes (its adjoint is Mᵀ, its weight gradient Σ_n g_n x_nᵀ).
+    no columns, no transposes (its adjoint is Mᵀ, its weight gradient Σ_n g_n x_nᵀ). On the
+    GPU too: one batched product instead of im2col's copies.
     """
     N, C = x.shape[:2]
-    return np.matmul(m, x.reshape(N, C, -1)).reshape((N, m.shape[0]) + x.shape[2:])
+    return array_module(x).matmul(m, x.reshape(N, C, -1)).reshape((N, m.shape[0]) + x.shape[2:])
 
 
 # ---- the shifted path ---------------------------------------------------------------------

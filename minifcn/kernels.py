@@ -156,50 +156,60 @@ def maxpool2x2_backward(g: Any, idx: Any, corner: Any, shape: tuple) -> Any:
 
 
 # ---- batch normalisation (training-mode statistics) ---------------------------------------------
-# The readable BatchNorm makes x̂ and y in 4-5 passes over x and dx in 6-7 passes over g; here one
-# kernel each, with the per-channel statistics (C values) computed as before.
-BN_FORWARD_OP = "x_hat = (x - mean) * inv_std; y = x_hat * gamma + beta"
-BN_BACKWARD_OP = "dx = scale * (m * g - s_g - x_hat * s_gx)"
+# The readable BatchNorm makes 1/√(σ²+ε), x̂ and y in 7 passes and dx in 6-7; here the per-channel
+# statistics are the two reductions (mean, var) and everything else is one kernel each way, which
+# also computes 1/√(σ²+ε) per element from σ² (a few flops; saves three launches over C values).
+# Outputs are allocated by the kernel call itself (CuPy does so when they are omitted).
+BN_FORWARD_OP = "T inv_std = 1 / sqrt(var + eps); x_hat = (x - mean) * inv_std; y = x_hat * gamma + beta"
+BN_BACKWARD_OP = ("T inv_std = 1 / sqrt(var + eps); "
+                  "dx = (inv_std * gamma * (1 / m)) * (m * g - s_g - x_hat * s_gx)")
+BN_BACKWARD_GIVEN_OP = "T inv_std = 1 / sqrt(var + eps); dx = (g * gamma) * inv_std"
 
 
 def batchnorm_applies(x: Any) -> bool:
     return enabled(backend.array_module(x))
 
 
+def _as(a: Any, dtype: Any) -> Any:
+    """``a`` in ``dtype``: itself when it already is (no call at all), else a cast."""
+    return a if a.dtype == dtype else a.astype(dtype)
+
+
 def batchnorm_forward(fn: Any, x: Any, weight: Any, bias: Any) -> Any:
-    """``BatchNorm.forward`` with x̂ and y from one kernel; sets the same attributes on ``fn``."""
+    """``BatchNorm.forward`` with x̂ and y from one kernel: 3 device calls with batch statistics
+    (mean, var, the kernel), 1 with given ones. Sets what ``batchnorm_backward`` needs on ``fn``."""
     xp = backend.array_module(x)
     fn.axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     fn.batch_stats = fn.mean is None
     if fn.batch_stats:
         fn.mean, fn.var = x.mean(axis=fn.axes), x.var(axis=fn.axes)
-    mean, var = fn.mean.astype(x.dtype, copy=False), fn.var.astype(x.dtype, copy=False)
-    fn.inv_std = (1 / xp.sqrt(var + fn.eps)).reshape(shape)
+    fn.var_b = _as(fn.var, x.dtype).reshape(shape)
     fn.gamma = None if weight is None else weight.reshape(shape)
     fn.has_bias = bias is not None
-    fn.x_hat, y = xp.empty_like(x), xp.empty_like(x)
-    k = kernel(xp, "minifcn_batchnorm", "T x, T mean, T inv_std, T gamma, T beta", "T x_hat, T y", BN_FORWARD_OP)
-    k(x, mean.reshape(shape), fn.inv_std, 1 if weight is None else fn.gamma, 0 if bias is None else bias.reshape(shape),
-      fn.x_hat, y)
+    k = kernel(xp, "minifcn_batchnorm", "T x, T mean, T var, T eps, T gamma, T beta", "T x_hat, T y", BN_FORWARD_OP)
+    fn.x_hat, y = k(x, _as(fn.mean, x.dtype).reshape(shape), fn.var_b, fn.eps, 1 if weight is None else fn.gamma,
+                    0 if bias is None else bias.reshape(shape))
     return y
 
 
 def batchnorm_backward(fn: Any, g: Any) -> tuple:
-    """``BatchNorm.backward`` with dx from one kernel (batch statistics), same formula:
-    dx = γ/√(σ²+ε) · (g - mean(g) - x̂ · mean(g x̂)), written (γ·inv_std/m)(m g - Σg - x̂ Σ g x̂)."""
+    """``BatchNorm.backward`` with dx from one kernel, same formula: with batch statistics
+    dx = γ/√(σ²+ε) · (g - mean(g) - x̂ · mean(g x̂)), written (γ·inv_std/m)(m g - Σg - x̂ Σ g x̂)
+    (4 device calls: Σg, g·x̂, Σ g·x̂, the kernel); with given statistics dx = γ g/√(σ²+ε) (1 call,
+    plus the sums the parameters' gradients need)."""
     xp = backend.array_module(g)
-    s_g = g.sum(axis=fn.axes, keepdims=True)
-    s_gx = (g * fn.x_hat).sum(axis=fn.axes, keepdims=True)
+    gamma = 1 if fn.gamma is None else fn.gamma
+    s_g = g.sum(axis=fn.axes, keepdims=True) if (fn.batch_stats or fn.has_bias) else None
+    s_gx = (g * fn.x_hat).sum(axis=fn.axes, keepdims=True) if (fn.batch_stats or fn.gamma is not None) else None
     if fn.batch_stats:
-        m = g.size // g.shape[1]
-        scale = fn.inv_std * (1 / m) if fn.gamma is None else fn.inv_std * fn.gamma * (1 / m)
-        dx = xp.empty_like(g)
-        k = kernel(xp, "minifcn_batchnorm_backward", "T g, T x_hat, T scale, T s_g, T s_gx, T m", "T dx",
-                   BN_BACKWARD_OP)
-        k(g, fn.x_hat, scale, s_g, s_gx, m, dx)
+        k = kernel(xp, "minifcn_batchnorm_backward", "T g, T x_hat, T var, T eps, T gamma, T s_g, T s_gx, T m",
+                   "T dx", BN_BACKWARD_OP)
+        dx = k(g, fn.x_hat, fn.var_b, fn.eps, gamma, s_g, s_gx, g.size // g.shape[1])
     else:
-        dx = g * (fn.inv_std if fn.gamma is None else fn.inv_std * fn.gamma)
+        k = kernel(xp, "minifcn_batchnorm_backward_given", "T g, T var, T eps, T gamma", "T dx",
+                   BN_BACKWARD_GIVEN_OP)
+        dx = k(g, fn.var_b, fn.eps, gamma)
     dweight = s_gx.reshape(-1) if fn.gamma is not None else None
     dbias = s_g.reshape(-1) if fn.has_bias else None
     return dx, dweight, dbias
@@ -215,20 +225,48 @@ def col2im_applies(cols: Any, stride: tuple, dilation: tuple, kernel_hw: tuple, 
             and (out_size is None or tuple(out_size) == tuple(computed)) and enabled(backend.array_module(cols)))
 
 
-def col2im_stride1(cols: Any, shape6: tuple, padded_hw: tuple) -> Any:
-    """(C, N, Hp, Wp): Σ over taps (i, j) of cols[c, i, j, n, y - i, x - j] (zero outside)."""
+def col2im_stride1(cols: Any, shape6: tuple, padding: tuple, hw: tuple) -> Any:
+    """(N, C, H, W) contiguous: Σ over taps (i, j) of cols[c, i, j, n, PT + y - i, PL + x - j]
+    (zero outside), i.e. col2im at stride 1 cropped by the padding: 2 device calls (the pad and
+    one kernel that reads the taps as shifted views and writes the result in (N, C, H, W) order)."""
     xp = backend.array_module(cols)
     C, KH, KW, N, OH, OW = shape6
-    Hp, Wp = padded_hw
+    (PT, _), (PL, _) = padding
+    H, W = hw
     cols = cols.reshape(shape6)
     padded = xp.pad(cols, ((0, 0),) * 4 + ((KH - 1, KH - 1), (KW - 1, KW - 1)))
-    taps = [padded[:, i, j, :, KH - 1 - i: KH - 1 - i + Hp, KW - 1 - j: KW - 1 - j + Wp]
-            for i in range(KH) for j in range(KW)]
+    taps = [padded[:, i, j, :, KH - 1 - i + PT: KH - 1 - i + PT + H, KW - 1 - j + PL: KW - 1 - j + PL + W]
+            .transpose(1, 0, 2, 3) for i in range(KH) for j in range(KW)]
     names = [f"t{k}" for k in range(len(taps))]
-    out = xp.empty((C, N, Hp, Wp), dtype=cols.dtype)
     k = kernel(xp, f"minifcn_col2im_{KH}x{KW}", ", ".join(f"T {n}" for n in names), "T out",
                "out = " + " + ".join(names))
-    k(*taps, out)
+    return k(*taps)
+
+
+# ---- col2im with windows that do not overlap (a 2x2 / stride-2 transposed convolution) ----------
+# When the stride is at least the kernel (and no dilation or padding), every output pixel gets at
+# most one column entry: col2im is a permutation plus zeros. One kernel writes tap (i, j) of every
+# window into the strided view out[:, :, i::SH, j::SW] of a zeroed (N, C, H, W) output.
+def col2im_disjoint_applies(cols: Any, stride: tuple, dilation: tuple, kernel_hw: tuple, padding: tuple) -> bool:
+    return (tuple(dilation) == (1, 1) and stride[0] >= kernel_hw[0] and stride[1] >= kernel_hw[1]
+            and kernel_hw[0] * kernel_hw[1] > 1 and tuple(map(tuple, padding)) == ((0, 0), (0, 0))
+            and enabled(backend.array_module(cols)))
+
+
+def col2im_disjoint(cols: Any, shape6: tuple, stride: tuple, hw: tuple) -> Any:
+    """(N, C, H, W): out[n, c, oh·SH + i, ow·SW + j] = cols[c, i, j, n, oh, ow], zeros elsewhere;
+    2 device calls (zeros, one kernel)."""
+    xp = backend.array_module(cols)
+    C, KH, KW, N, OH, OW = shape6
+    SH, SW = stride
+    cols = cols.reshape(shape6)
+    out = xp.zeros((N, C) + tuple(hw), dtype=cols.dtype)
+    taps = [cols[:, i, j].transpose(1, 0, 2, 3) for i in range(KH) for j in range(KW)]
+    outs = [out[:, :, i: i + SH * (OH - 1) + 1: SH, j: j + SW * (OW - 1) + 1: SW] for i in range(KH) for j in range(KW)]
+    n = len(taps)
+    k = kernel(xp, f"minifcn_col2im_disjoint_{KH}x{KW}", ", ".join(f"T t{q}" for q in range(n)),
+               ", ".join(f"T o{q}" for q in range(n)), "; ".join(f"o{q} = t{q}" for q in range(n)))
+    k(*taps, *outs)
     return out
 
 

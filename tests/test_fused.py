@@ -169,3 +169,22 @@ def test_fused_col2im_equals_the_readable_loop(monkeypatch, n, c, h, w, kh, kw, 
         monkeypatch.setenv("MINIFCN_FUSED", fused)
         got = col2im(mf.backend.to_device(cols, "cuda"), *args)
         np.testing.assert_array_equal(mf.backend.to_numpy(got), reference)
+
+
+@settings(max_examples=20)
+@given(n=st.integers(1, 2), c=st.integers(1, 3), oh=st.integers(1, 4), ow=st.integers(1, 4), kh=st.integers(1, 3),
+       kw=st.integers(1, 3), extra=st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 1), st.integers(0, 1)),
+       seed=st.integers(0, 2**16))
+def test_fused_col2im_without_overlap_equals_the_readable_loop(monkeypatch, n, c, oh, ow, kh, kw, extra, seed):
+    # stride >= kernel (a 2x2/2 transposed convolution's case): each pixel gets at most one entry
+    from minifcn.functional.im2col import col2im
+    sh, sw = kh + extra[0], kw + extra[1]
+    h, w = (oh - 1) * sh + kh + extra[2], (ow - 1) * sw + kw + extra[3]   # + rows no window reaches
+    cols = np.random.default_rng(seed).standard_normal((c * kh * kw, n * oh * ow)).astype(np.float32)
+    args = ((n, c, h, w), (kh, kw), (sh, sw), ((0, 0), (0, 0)), (1, 1), (oh, ow))
+    reference = col2im(cols, *args)                       # NumPy, the readable loop
+    for fused in ("0", "1"):
+        monkeypatch.setenv("MINIFCN_FUSED", fused)
+        got = col2im(mf.backend.to_device(cols, "cuda"), *args)
+        assert got.flags.c_contiguous
+        np.testing.assert_array_equal(mf.backend.to_numpy(got), reference)

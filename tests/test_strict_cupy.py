@@ -608,13 +608,30 @@ def test_elementwise_kernel_runs_its_operation():
 @pytest.mark.parametrize("args, error", [
     (lambda g: (g, 0.1, dev(np.zeros(3))), "Type is mismatched"),            # float64 out for T
     (lambda g: (g.get(), 0.1, dev(np.zeros(3, np.float32))), "Unsupported type"),
-    (lambda g: (g, 0.1), "pass the output arrays"),
+    (lambda g: (1.0, 0.1), "output shape"),                                 # nothing to allocate from
 ])
 def test_elementwise_kernel_checks_its_arguments(args, error):
     k = cp.ElementwiseKernel("T g, T lr", "T p", "p -= lr * g", "k")
     g = dev(np.ones(3, np.float32))
-    with pytest.raises((TypeError, NotImplementedError), match=error):
+    with pytest.raises((TypeError, NotImplementedError, ValueError), match=error):
         k(*args(g))
+
+
+def test_elementwise_kernel_allocates_omitted_outputs_in_the_one_call():
+    # CuPy: outputs may be omitted; they get the inputs' broadcast shape and the bound dtype
+    k = cp.ElementwiseKernel("T x, T b, float32 s", "T y, int64 i, float64 d",
+                             "y = x + b; i = (x > b) ? 1 : 0; d = s * x", "alloc")
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.array([[1.0], [4.0]], np.float32)
+    with strict_cupy.counting() as c:
+        y, i, d = k(dev(x), dev(b), 2.0)
+    assert c["calls"] == 1
+    assert (y.shape, y.dtype, i.dtype, d.dtype) == ((2, 3), np.float32, np.int64, np.float64)
+    np.testing.assert_array_equal(y.get(), x + b)
+    np.testing.assert_array_equal(i.get(), (x > b).astype(np.int64))
+    np.testing.assert_array_equal(d.get(), 2.0 * x)
+    with pytest.raises(TypeError, match="cannot be determined"):
+        cp.ElementwiseKernel("float32 x", "T y", "y = x", "k")(dev(x))
 
 
 def test_elementwise_kernel_refuses_what_it_cannot_read():

@@ -122,14 +122,18 @@ def convolve(x: Any, w: Any, geo: WindowGeometry, keep_cols: bool = False) -> tu
     xp, G, (OH, OW) = array_module(x), geo.groups, geo.out_size
     N, C_out = x.shape[0], w.shape[0]
     wg = w.reshape(G, C_out // G, -1)                                  # (G, C_out/G, C/G·KH·KW)
-    y = xp.empty((N, C_out, OH, OW), dtype=x.dtype)
     spans = _spans(N, _col_bytes(w, geo))
     keep = keep_cols and keep_columns and len(spans) == 1
+    y = xp.empty((N, C_out, OH, OW), dtype=x.dtype) if len(spans) > 1 else None
     for a, b in spans:
         out = None if keep else _workspace(xp, _col_shape(w, geo, b - a), x.dtype)
         cols = _im2col(x[a:b], geo, out=out)                           # (C·KH·KW, n·OH·OW)
         yg = xp.matmul(wg, cols.reshape(G, -1, cols.shape[1]))         # one GEMM per group
-        y[a:b] = yg.reshape(C_out, b - a, OH, OW).transpose(1, 0, 2, 3)
+        yg = yg.reshape(C_out, b - a, OH, OW).transpose(1, 0, 2, 3)
+        if y is None:                                                  # one chunk: one copy, no empty
+            y = xp.ascontiguousarray(yg)
+        else:
+            y[a:b] = yg
     return y, (cols if keep else None)
 
 
@@ -158,10 +162,14 @@ def weight_grad(x: Any, y: Any, w: Any, geo: WindowGeometry, cols: Any = None) -
     if cols is None and fastconv.choose("weight_grad", x, w, geo):
         return fastconv.weight_grad(x, y, geo)
     xp, G, C_out = array_module(x), geo.groups, w.shape[0]
-    gwT = xp.zeros((G, w[0].size, C_out // G), dtype=x.dtype)         # (G, C/G·KH·KW, C_out/G)
+    gwT = None                                                         # (G, C/G·KH·KW, C_out/G)
     spans = [(0, x.shape[0])] if cols is not None else _spans(x.shape[0], _col_bytes(w, geo))
     for a, b in spans:
         c = cols if cols is not None else _im2col(x[a:b], geo, out=_workspace(xp, _col_shape(w, geo, b - a), x.dtype))
         rows = _rows(y[a:b]).reshape(G, C_out // G, -1)                # (G, C_out/G, n·OH·OW)
-        gwT += xp.matmul(c.reshape(G, -1, c.shape[1]), rows.transpose(0, 2, 1))
+        part = xp.matmul(c.reshape(G, -1, c.shape[1]), rows.transpose(0, 2, 1))
+        if gwT is None:                                                # the first chunk: no zeros + add
+            gwT = part
+        else:
+            gwT += part
     return gwT.transpose(0, 2, 1).reshape(w.shape)

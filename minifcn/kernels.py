@@ -85,6 +85,24 @@ def sgd_update(p: Any, g: Any, b: Any, lr: float, momentum: float, dampening: fl
         k(g, lr, weight_decay, p)
 
 
+# ---- ReLU ----------------------------------------------------------------------------------------
+# The readable ReLU is a·(a > 0) (2 launches: the mask, the product) and g·mask back; here one
+# kernel each way with the same values (a·0 where a ≤ 0: -0 for negatives, NaN for NaN and -inf),
+# and the mask read back from the output y (y > 0 exactly where a > 0).
+RELU_OP = "y = (a > 0) ? a : a * 0"
+RELU_BACKWARD_OP = "gx = (y > 0) ? g : g * 0"
+
+
+def relu_forward(a: Any) -> Any:
+    xp = backend.array_module(a)
+    return kernel(xp, "minifcn_relu", "T a", "T y", RELU_OP)(a)
+
+
+def relu_backward(g: Any, y: Any) -> Any:
+    xp = backend.array_module(g)
+    return kernel(xp, "minifcn_relu_backward", "T g, T y", "T gx", RELU_BACKWARD_OP)(g, y)
+
+
 # ---- 2x2 / stride-2 max pooling (U-Net's, SegNet's) -----------------------------------------------
 # The readable MaxPool2d loops over the 4 taps with 5 array operations each; here each output
 # looks at its 4 taps (four strided views of x, no copies) in one kernel. Same rules: taps in

@@ -188,3 +188,39 @@ def test_fused_col2im_without_overlap_equals_the_readable_loop(monkeypatch, n, c
         got = col2im(mf.backend.to_device(cols, "cuda"), *args)
         assert got.flags.c_contiguous
         np.testing.assert_array_equal(mf.backend.to_numpy(got), reference)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")   # inf·0 = NaN, on purpose
+@settings(max_examples=15)
+@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=4).map(tuple), seed=st.integers(0, 2**16),
+       specials=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_fused_relu_equals_the_readable_one(monkeypatch, shape, seed, specials, dtype):
+    from minifcn import functional as F
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-2, 3, shape).astype(dtype)               # many exact zeros
+    if specials:
+        a.flat[rng.integers(0, a.size, 4)] = [np.nan, -np.inf, np.inf, -0.0]
+    g = rng.standard_normal(shape).astype(dtype)
+    if specials:
+        g.flat[rng.integers(0, a.size, 1)] = np.inf
+    results = {}
+    for device, fused in (("cpu", False), ("cuda", False), ("cuda", True)):
+        monkeypatch.setenv("MINIFCN_FUSED", "1" if fused else "0")
+        x = mf.tensor(a, device=device, requires_grad=True)
+        y = F.relu(x)
+        assert type(y.creator).__name__ == ("ReLUFused" if fused else "ReLU")
+        y.backward(mf.backend.to_device(g, device))
+        results[device, fused] = (y.numpy(), mf.backend.to_numpy(x.grad))
+    for key in (("cuda", False), ("cuda", True)):
+        for got, ref in zip(results[key], results["cpu", False]):
+            assert got.dtype == ref.dtype
+            np.testing.assert_array_equal(got, ref)
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(ref))   # -0 where a·0 gives -0
+
+
+def test_fused_relu_gradcheck_on_the_device():
+    x = mf.tensor(np.random.default_rng(1).standard_normal((2, 3, 4)) + 0.05, device="cuda", dtype="float64",
+                  requires_grad=True)
+    from minifcn import functional as F
+    assert type(F.relu(x).creator).__name__ == "ReLUFused"
+    assert mf.gradcheck(F.relu, x)

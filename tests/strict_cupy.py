@@ -705,10 +705,19 @@ class _Namespace(types.ModuleType):
         return f"<strict CuPy stand-in for {self._qualname}>"
 
 
+# what the stand-in's device reports as cupy.cuda.Device().mem_info: (free, total) bytes
+MEM_INFO = [12 * 2**30, 16 * 2**30]
+
+
 class _Device:
     """``cupy.cuda.Device``: the stand-in has one device, 0, and nothing to wait for."""
 
     id = 0
+
+    @property
+    def mem_info(self) -> tuple[int, int]:
+        """(free, total) bytes of the device, as CuPy's ``Device.mem_info`` (``MEM_INFO``)."""
+        return tuple(int(v) for v in MEM_INFO)
 
     def __init__(self, device=None):
         pass

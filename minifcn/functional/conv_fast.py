@@ -178,14 +178,18 @@ def weight_grad(x: Any, y: Any, w: Any, geo: WindowGeometry, cols: Any = None) -
     if cols is None and fastconv.choose("weight_grad", x, w, geo):
         return fastconv.weight_grad(x, y, geo)
     xp, G, C_out = array_module(x), geo.groups, w.shape[0]
-    gwT = None                                                         # (G, C/G·KH·KW, C_out/G)
+    # on a GPU dW itself (G, C_out/G, C/G·KH·KW), contiguous in w's layout (cuBLAS takes either
+    # orientation; the optimiser then reads it without a copy); on the CPU dWᵀ (see above)
+    as_w = hasattr(xp, "cuda")
+    gw = None
     spans = [(0, x.shape[0])] if cols is not None else _spans(x.shape[0], _col_bytes(w, geo), xp)
     for a, b in spans:
         c = cols if cols is not None else _im2col(x[a:b], geo, out=_workspace(xp, _col_shape(w, geo, b - a), x.dtype))
         rows = _rows(y[a:b]).reshape(G, C_out // G, -1)                # (G, C_out/G, n·OH·OW)
-        part = xp.matmul(c.reshape(G, -1, c.shape[1]), rows.transpose(0, 2, 1))
-        if gwT is None:                                                # the first chunk: no zeros + add
-            gwT = part
+        c = c.reshape(G, -1, c.shape[1])
+        part = xp.matmul(rows, c.transpose(0, 2, 1)) if as_w else xp.matmul(c, rows.transpose(0, 2, 1))
+        if gw is None:                                                 # the first chunk: no zeros + add
+            gw = part
         else:
-            gwT += part
-    return gwT.transpose(0, 2, 1).reshape(w.shape)
+            gw += part
+    return (gw if as_w else gw.transpose(0, 2, 1)).reshape(w.shape)

@@ -173,13 +173,26 @@ def maxpool2x2_backward(g: Any, idx: Any, corner: Any, shape: tuple) -> Any:
     return gx
 
 
-# ---- batch normalisation (training-mode statistics) ---------------------------------------------
+# ---- batch normalisation, and batch normalisation followed by ReLU ------------------------------
 # The readable BatchNorm makes 1/√(σ²+ε), x̂ and y in 7 passes and dx in 6-7; here the per-channel
 # statistics are the two reductions (mean, var) and everything else is one kernel each way, which
 # also computes 1/√(σ²+ε) per element from σ² (a few flops; saves three launches over C values).
-# Outputs are allocated by the kernel call itself (CuPy does so when they are omitted).
-BN_FORWARD_OP = "T inv_std = 1 / sqrt(var + eps); x_hat = (x - mean) * inv_std; y = x_hat * gamma + beta"
-BN_BACKWARD_OP = ("T inv_std = 1 / sqrt(var + eps); "
+# x̂ is not kept: backward recomputes it from x (which the graph keeps anyway), with the same
+# operations in the same order, so the values are identical and one activation less is held.
+#
+# BatchNorm → ReLU (every conv block of the models here): while a graph is recorded, the forward
+# kernel also writes r = relu(y) (the readable ReLU's values, a·(a > 0)) and leaves it on the
+# BatchNorm node (``fn.relu_out``); ``functional.relu`` applied to that node's output takes r
+# instead of launching its own kernel (``ReLUAfterBatchNorm``). Its backward masks g and forms
+# the masked g·x̂ in one kernel and leaves both on the BatchNorm node; the BatchNorm backward
+# uses them only if the gradient it receives *is* that masked g (the ReLU was the only consumer;
+# any other consumer's gradient would have been added into a new array), else it computes g·x̂
+# itself. Outputs are allocated by the kernel call itself (CuPy does so when they are omitted).
+BN_FORWARD_OP = "T inv_std = 1 / sqrt(var + eps); T x_hat = (x - mean) * inv_std; y = x_hat * gamma + beta"
+BN_FORWARD_RELU_OP = BN_FORWARD_OP + "; r = (y > 0) ? y : y * 0"
+BN_GX_OP = "T inv_std = 1 / sqrt(var + eps); gx = g * ((x - mean) * inv_std)"
+RELU_BN_BACKWARD_OP = "T inv_std = 1 / sqrt(var + eps); gm = (r > 0) ? g : g * 0; gmx = gm * ((x - mean) * inv_std)"
+BN_BACKWARD_OP = ("T inv_std = 1 / sqrt(var + eps); T x_hat = (x - mean) * inv_std; "
                   "dx = (inv_std * gamma * (1 / m)) * (m * g - s_g - x_hat * s_gx)")
 BN_BACKWARD_GIVEN_OP = "T inv_std = 1 / sqrt(var + eps); dx = (g * gamma) * inv_std"
 
@@ -193,37 +206,60 @@ def _as(a: Any, dtype: Any) -> Any:
     return a if a.dtype == dtype else a.astype(dtype)
 
 
-def batchnorm_forward(fn: Any, x: Any, weight: Any, bias: Any) -> Any:
-    """``BatchNorm.forward`` with x̂ and y from one kernel: 3 device calls with batch statistics
-    (mean, var, the kernel), 1 with given ones. Sets what ``batchnorm_backward`` needs on ``fn``."""
+def batchnorm_forward(fn: Any, x: Any, weight: Any, bias: Any, relu_ahead: bool = False) -> Any:
+    """``BatchNorm.forward`` as 3 device calls with batch statistics (mean, var, one kernel), 1 with
+    given ones; with ``relu_ahead`` the kernel also leaves relu(y) in ``fn.relu_out``."""
     xp = backend.array_module(x)
     fn.axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     fn.batch_stats = fn.mean is None
     if fn.batch_stats:
         fn.mean, fn.var = x.mean(axis=fn.axes), x.var(axis=fn.axes)
-    fn.var_b = _as(fn.var, x.dtype).reshape(shape)
+    fn.x, fn.mean_b, fn.var_b = x, _as(fn.mean, x.dtype).reshape(shape), _as(fn.var, x.dtype).reshape(shape)
     fn.gamma = None if weight is None else weight.reshape(shape)
     fn.has_bias = bias is not None
-    k = kernel(xp, "minifcn_batchnorm", "T x, T mean, T var, T eps, T gamma, T beta", "T x_hat, T y", BN_FORWARD_OP)
-    fn.x_hat, y = k(x, _as(fn.mean, x.dtype).reshape(shape), fn.var_b, fn.eps, 1 if weight is None else fn.gamma,
-                    0 if bias is None else bias.reshape(shape))
+    fn.relu_grad = None
+    args = (x, fn.mean_b, fn.var_b, fn.eps, 1 if weight is None else fn.gamma, 0 if bias is None else bias.reshape(shape))
+    params = "T x, T mean, T var, T eps, T gamma, T beta"
+    if relu_ahead:
+        y, fn.relu_out = kernel(xp, "minifcn_batchnorm_relu", params, "T y, T r", BN_FORWARD_RELU_OP)(*args)
+    else:
+        y, fn.relu_out = kernel(xp, "minifcn_batchnorm", params, "T y", BN_FORWARD_OP)(*args), None
     return y
+
+
+def relu_after_batchnorm_backward(g: Any, r: Any, fn: Any) -> Any:
+    """dL/da of the ReLU on a BatchNorm's output: g·(r > 0), one kernel that also leaves that
+    gradient and its product with x̂ on the BatchNorm node ``fn`` (see above)."""
+    xp = backend.array_module(g)
+    k = kernel(xp, "minifcn_relu_batchnorm_backward", "T g, T r, T x, T mean, T var, T eps", "T gm, T gmx",
+               RELU_BN_BACKWARD_OP)
+    gm, gmx = k(g, r, fn.x, fn.mean_b, fn.var_b, fn.eps)
+    fn.relu_grad = (gm, gmx)
+    return gm
 
 
 def batchnorm_backward(fn: Any, g: Any) -> tuple:
     """``BatchNorm.backward`` with dx from one kernel, same formula: with batch statistics
     dx = γ/√(σ²+ε) · (g - mean(g) - x̂ · mean(g x̂)), written (γ·inv_std/m)(m g - Σg - x̂ Σ g x̂)
-    (4 device calls: Σg, g·x̂, Σ g·x̂, the kernel); with given statistics dx = γ g/√(σ²+ε) (1 call,
-    plus the sums the parameters' gradients need)."""
+    (4 device calls: Σg, g·x̂, Σ g·x̂, the kernel; 3 after a fused ReLU, which made g·x̂); with
+    given statistics dx = γ g/√(σ²+ε) (1 call, plus the sums the parameters' gradients need)."""
     xp = backend.array_module(g)
     gamma = 1 if fn.gamma is None else fn.gamma
+    stash, fn.relu_grad = fn.relu_grad, None
     s_g = g.sum(axis=fn.axes, keepdims=True) if (fn.batch_stats or fn.has_bias) else None
-    s_gx = (g * fn.x_hat).sum(axis=fn.axes, keepdims=True) if (fn.batch_stats or fn.gamma is not None) else None
+    s_gx = None
+    if fn.batch_stats or fn.gamma is not None:
+        if stash is not None and stash[0] is g:          # g came from the fused ReLU alone
+            gx = stash[1]
+        else:
+            gx = kernel(xp, "minifcn_batchnorm_gx", "T g, T x, T mean, T var, T eps", "T gx", BN_GX_OP)(
+                g, fn.x, fn.mean_b, fn.var_b, fn.eps)
+        s_gx = gx.sum(axis=fn.axes, keepdims=True)
     if fn.batch_stats:
-        k = kernel(xp, "minifcn_batchnorm_backward", "T g, T x_hat, T var, T eps, T gamma, T s_g, T s_gx, T m",
-                   "T dx", BN_BACKWARD_OP)
-        dx = k(g, fn.x_hat, fn.var_b, fn.eps, gamma, s_g, s_gx, g.size // g.shape[1])
+        k = kernel(xp, "minifcn_batchnorm_backward",
+                   "T g, T x, T mean, T var, T eps, T gamma, T s_g, T s_gx, T m", "T dx", BN_BACKWARD_OP)
+        dx = k(g, fn.x, fn.mean_b, fn.var_b, fn.eps, gamma, s_g, s_gx, g.size // g.shape[1])
     else:
         k = kernel(xp, "minifcn_batchnorm_backward_given", "T g, T var, T eps, T gamma", "T dx",
                    BN_BACKWARD_GIVEN_OP)

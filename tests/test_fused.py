@@ -273,3 +273,55 @@ def test_fused_relu_gradcheck_on_the_device():
     from minifcn import functional as F
     assert type(F.relu(x).creator).__name__ == "ReLUFused"
     assert mf.gradcheck(F.relu, x)
+
+
+BN_RELU_GRAPHS = {
+    "relu(bn)": lambda F, y: F.relu(y),
+    "relu(bn) + bn/2": lambda F, y: F.relu(y) + y * 0.5,       # a second consumer adds its gradient
+    "bn/2 + relu(bn)": lambda F, y: y * 0.5 + F.relu(y),       # ... before the ReLU's arrives
+    "relu(bn) twice": lambda F, y: F.relu(y) * F.relu(y),       # only the first ReLU takes the fused output
+    "bn alone": lambda F, y: y * 1.5,
+}
+
+
+@settings(max_examples=8)
+@given(n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(1, 4), w=st.integers(2, 4), seed=st.integers(0, 2**16),
+       affine=st.booleans(), training=st.booleans(), graph=st.sampled_from(sorted(BN_RELU_GRAPHS)))
+def test_fused_batch_norm_relu_equals_the_readable_ops(monkeypatch, n, c, h, w, seed, affine, training, graph):
+    from minifcn import functional as F
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, c, h, w)) * 3 + 1
+    gamma, beta = rng.standard_normal(c) + 0.5, rng.standard_normal(c)
+    results = {}
+    for device, fused in (("cpu", False), ("cuda", False), ("cuda", True)):
+        monkeypatch.setenv("MINIFCN_FUSED", "1" if fused else "0")
+        x = mf.tensor(a, device=device, requires_grad=True)
+        wt = mf.tensor(gamma, device=device, requires_grad=True) if affine else None
+        bt = mf.tensor(beta, device=device, requires_grad=True) if affine else None
+        rm, rv = (mf.backend.to_device(v, device) for v in (np.zeros(c), np.ones(c)))
+        z = BN_RELU_GRAPHS[graph](F, F.batch_norm(x, rm, rv, wt, bt, training=training))
+        if fused and graph.startswith("relu"):
+            assert "ReLUAfterBatchNorm" in {type(t.creator).__name__ for t in (z, *(z.creator.inputs or ()))
+                                            if isinstance(t, mf.Tensor) and t.creator is not None}
+        g = rng.standard_normal(z.shape) if device == "cpu" else results["g"]
+        results["g"] = g
+        z.backward(mf.backend.to_device(g, device))
+        results[device, fused] = [z.numpy(), mf.backend.to_numpy(x.grad), mf.backend.to_numpy(rm),
+                                  mf.backend.to_numpy(rv)] + ([wt.grad, bt.grad] if affine else [])
+    for key in (("cuda", False), ("cuda", True)):
+        for got, ref in zip(results[key], results["cpu", False]):
+            np.testing.assert_allclose(mf.backend.to_numpy(got), mf.backend.to_numpy(ref), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_fused_batch_norm_relu_gradcheck(device, training):
+    from minifcn import functional as F
+    rng = np.random.default_rng(5)
+    x = mf.tensor(rng.standard_normal((3, 2, 3, 3)), device=device, requires_grad=True, dtype="float64")
+    wt = mf.tensor(rng.standard_normal(2) + 1, device=device, requires_grad=True, dtype="float64")
+    bt = mf.tensor(rng.standard_normal(2) * 0.1, device=device, requires_grad=True, dtype="float64")
+    rm, rv = (mf.backend.to_device(v, device) for v in (rng.standard_normal(2) * 0.1, rng.random(2) + 0.5))
+    # the running statistics are only read (training=False) or not given (training=True)
+    fn = (lambda x_, w_, b_: F.relu(F.batch_norm(x_, None, None, w_, b_, training=True))) if training else \
+        (lambda x_, w_, b_: F.relu(F.batch_norm(x_, rm, rv, w_, b_, training=False)))
+    assert mf.gradcheck(fn, x, wt, bt)

@@ -15,6 +15,7 @@ from ..autograd import Function, ReLU, Sigmoid, Tanh, Tensor, sigmoid, tanh  # n
 from ..autograd import relu as relu_readable
 from ..backend import array_module, device_of
 from ..checks import check_float
+from .norm import BatchNorm
 
 
 class ReLUFused(Function):
@@ -27,11 +28,29 @@ class ReLUFused(Function):
     def backward(self, g): return kernels.relu_backward(g, self.y)
 
 
+class ReLUAfterBatchNorm(Function):
+    """``ReLU`` of a fused BatchNorm's output on the GPU: its values were written by the
+    BatchNorm kernel (no launch here); backward is one kernel that also hands g·x̂ to the
+    BatchNorm's backward (``minifcn.kernels``, "BatchNorm → ReLU")."""
+    def __init__(self, bn):
+        self.bn = bn
+
+    def forward(self, a):
+        self.y, self.bn.relu_out = self.bn.relu_out, None   # taken: one consumer only
+        return self.y
+
+    def backward(self, g): return kernels.relu_after_batchnorm_backward(g, self.y, self.bn)
+
+
 def relu(x: Tensor) -> Tensor:
     """y = max(x, 0): ``autograd.relu`` (the readable ReLU), or on a GPU with fused kernels
-    (``minifcn.kernels.enabled``) ``ReLUFused``, the same values in one launch each way."""
+    (``minifcn.kernels.enabled``) the same values in one launch each way (``ReLUFused``), or
+    none forward when x comes straight from a fused batch norm (``ReLUAfterBatchNorm``)."""
     data = x.data if isinstance(x, Tensor) else x
     if backend.is_array(data) and kernels.enabled(array_module(data)) and data.dtype.kind == "f":
+        bn = x.creator if isinstance(x, Tensor) else None
+        if isinstance(bn, BatchNorm) and getattr(bn, "relu_out", None) is not None:
+            return ReLUAfterBatchNorm(bn)(x)
         return ReLUFused()(x)
     return relu_readable(x)
 

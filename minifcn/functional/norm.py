@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import backend
 from .. import kernels
-from ..autograd import Function, Tensor, as_tensor
+from ..autograd import Function, Tensor, as_tensor, is_grad_enabled
 from ..checks import check_float, unwrap
 
 
@@ -27,8 +27,8 @@ class BatchNorm(Function):
         self.mean, self.var, self.eps = mean, var, eps  # mean, var None: use the batch's
 
     def forward(self, x, weight, bias):
-        if kernels.batchnorm_applies(x):                       # GPU: x̂ and y in one fused kernel
-            return kernels.batchnorm_forward(self, x, weight, bias)
+        if kernels.batchnorm_applies(x):                       # GPU: y (and relu(y)) in one fused kernel
+            return kernels.batchnorm_forward(self, x, weight, bias, relu_ahead=is_grad_enabled())
         xp = backend.array_module(x)
         self.axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # (1, C, 1, 1): broadcasts over N, H, W

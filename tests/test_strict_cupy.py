@@ -653,3 +653,12 @@ def test_elementwise_kernel_ternary_and_logic_follow_c():
     wins = [bb > aa or np.isnan(bb) for aa, bb in zip(a, b)]  # C semantics, element by element
     np.testing.assert_array_equal(y.get(), [bb if w else aa for aa, bb, w in zip(a, b, wins)])
     np.testing.assert_array_equal(i.get(), [11 if w else 10 for w in wins])
+
+
+def test_a_view_call_that_has_to_copy_counts_as_a_launch():
+    a = dev(np.arange(12, dtype=np.float32).reshape(3, 4))
+    with strict_cupy.counting() as c:
+        a.reshape(4, 3)                      # contiguous: a view
+        a.T.reshape(-1)                      # transposed: CuPy copies (a kernel)
+    assert c["calls"] == 2 and c["views"] == 1    # (.T is an attribute, not a call)
+    assert strict_cupy.by_name["cupy.ndarray.reshape:copy"] == 1 and strict_cupy.by_name["cupy.ndarray.reshape"] == 1

@@ -152,14 +152,12 @@ def _taps(x: Any, out: tuple) -> tuple:
 
 def maxpool2x2_forward(x: Any, out: tuple) -> tuple[Any, Any, Any]:
     """(y, winner flat index, corner) of a 2x2/2 max pool, as ``MaxPool2d.forward`` computes them."""
-    import numpy as np
     xp = backend.array_module(x)
-    N, C, H, W = x.shape
+    W = x.shape[3]
     corner = _corner(x, out, W)
-    y, idx = xp.empty((N, C) + tuple(out), dtype=x.dtype), xp.empty((N, C) + tuple(out), dtype=np.int64)
     k = kernel(xp, "minifcn_maxpool2x2", "T a, T b, T c, T d, int64 corner, int64 W", "T y, int64 idx",
                MAXPOOL2_OP)
-    k(*_taps(x, out), corner, W, y, idx)
+    y, idx = k(*_taps(x, out), corner, W)    # (N, C, OH, OW) each, allocated by the call
     return y, idx, corner
 
 
@@ -284,7 +282,7 @@ def col2im_stride1(cols: Any, shape6: tuple, padding: tuple, hw: tuple) -> Any:
     (zero outside), i.e. col2im at stride 1 cropped by the padding: 2 device calls (the pad and
     one kernel that reads the taps as shifted views and writes the result in (N, C, H, W) order)."""
     xp = backend.array_module(cols)
-    C, KH, KW, N, OH, OW = shape6
+    KH, KW = shape6[1:3]
     (PT, _), (PL, _) = padding
     H, W = hw
     cols = cols.reshape(shape6)

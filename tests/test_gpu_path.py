@@ -149,6 +149,7 @@ def test_no_float64_on_the_device_path_of_a_float32_model(op):
 ])
 def test_workspace_budget_comes_from_the_devices_free_memory(monkeypatch, free, expected):
     import strict_cupy
+
     from minifcn.functional import conv_fast
     cp = mf.backend.get_cupy()
     monkeypatch.setattr(strict_cupy, "MEM_INFO", [free, 141 * 2**30])
@@ -172,6 +173,7 @@ def test_the_device_budget_decides_the_chunks(monkeypatch):
     # 5 images whose columns take 3·9·8·8·4 bytes each (8x8 windows); a 64 MiB floor holds them all, a budget of
     # two images' columns splits the batch into 3 chunks (workspace_peak: the largest chunk)
     import strict_cupy
+
     from minifcn.functional import conv_fast
     x = mf.tensor(np.random.default_rng(0).standard_normal((5, 3, 16, 16)).astype(np.float32), device="cuda")
     w = mf.tensor(np.random.default_rng(1).standard_normal((4, 3, 3, 3)).astype(np.float32), device="cuda")

@@ -189,3 +189,13 @@ def test_the_device_budget_decides_the_chunks(monkeypatch):
         assert conv_fast.workspace_peak == (5 * one if budget is None else 2 * one)
     gpu.clear_caches()
     np.testing.assert_array_equal(results[0], results[1])
+
+
+@needs_stand_in
+def test_a_unet_training_step_launches_at_most_600_device_calls():
+    # issue 13's target for U-Net base 16, depth 4, Adam, ce+dice (launches do not depend on the image size)
+    import gpu_calls
+    phases = gpu_calls.measure(batch=2, size=16, base=16, depth=4)
+    calls, launches, syncs, uploads = phases["training step (total)"]
+    assert launches <= 600 and syncs == 1
+    assert phases["optimiser step"][1] == 2          # all 64 parameter tensors in one kernel (+ the concatenation)

@@ -7,11 +7,13 @@ do the same arithmetic in one pass (CuPy's ``ElementwiseKernel``: a line of C pe
 compiled once, cached per device).
 
 Each kernel sits beside the readable version it replaces, which stays the reference: the
-optimisers in :mod:`minifcn.optim` call the readable version on the CPU (NumPy has no
-kernels) and whenever ``MINIFCN_FUSED=0``; the tests run both on the device and compare.
+callers (optimisers, batch norm, ReLU, max pool, col2im) run the readable version on the CPU
+(NumPy has no kernels) and whenever ``MINIFCN_FUSED=0``; the tests run both on the device and
+compare. Kernel outputs are mostly left to the call to allocate (CuPy does, when they are
+omitted), so an operation is one call, not an ``empty`` plus a kernel.
 
-The C is kept to what the strict CuPy stand-in can interpret (assignments, + - * /,
-sqrt), so the suite runs each kernel's own source without a GPU.
+The C is kept to what the strict CuPy stand-in can interpret (assignments, + - * /, sqrt,
+comparisons, one ``?:`` per statement), so the suite runs each kernel's own source without a GPU.
 """
 from __future__ import annotations
 

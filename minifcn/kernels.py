@@ -219,7 +219,8 @@ def batchnorm_forward(fn: Any, x: Any, weight: Any, bias: Any, relu_ahead: bool 
     fn.gamma = None if weight is None else weight.reshape(shape)
     fn.has_bias = bias is not None
     fn.relu_grad = None
-    args = (x, fn.mean_b, fn.var_b, fn.eps, 1 if weight is None else fn.gamma, 0 if bias is None else bias.reshape(shape))
+    args = (x, fn.mean_b, fn.var_b, fn.eps, 1 if weight is None else fn.gamma,
+            0 if bias is None else bias.reshape(shape))
     params = "T x, T mean, T var, T eps, T gamma, T beta"
     if relu_ahead:
         y, fn.relu_out = kernel(xp, "minifcn_batchnorm_relu", params, "T y, T r", BN_FORWARD_RELU_OP)(*args)

@@ -41,7 +41,7 @@ class Optimizer:
     """
 
     hyperparameters: tuple[str, ...] = ("lr",)
-    fused: bool = True   # one fused kernel per parameter on the GPU (minifcn.kernels); False: readable lines
+    fused: bool = True   # fused GPU kernels (minifcn.kernels; all parameters in one if possible); False: readable lines
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
         if isinstance(params, Tensor):

@@ -222,7 +222,8 @@ def test_fused_col2im_equals_the_readable_loop(monkeypatch, n, c, h, w, kh, kw, 
 
 @settings(max_examples=20)
 @given(n=st.integers(1, 2), c=st.integers(1, 3), oh=st.integers(1, 4), ow=st.integers(1, 4), kh=st.integers(1, 3),
-       kw=st.integers(1, 3), extra=st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 1), st.integers(0, 1)),
+       kw=st.integers(1, 3),
+       extra=st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 1), st.integers(0, 1)),
        seed=st.integers(0, 2**16))
 def test_fused_col2im_without_overlap_equals_the_readable_loop(monkeypatch, n, c, oh, ow, kh, kw, extra, seed):
     # stride >= kernel (a 2x2/2 transposed convolution's case): each pixel gets at most one entry

@@ -17,8 +17,10 @@ One validation batch is what ``train.evaluate`` does per batch. The figures do n
 the batch size or image size, only on the model's structure (they are launches, not work).
 
 Counting rule ("not views", the launch figure): every call into the array library counts once,
-except those that only make a view (reshape, transpose, basic slicing: no kernel in CuPy); a
-view call that has to copy (reshape of a transposed array) counts. Explicit allocations
+except those that only make a view (reshape, transpose, basic slicing: no kernel in CuPy) and
+those that give back their own argument (``x.astype(x.dtype, copy=False)``,
+``ascontiguousarray`` of a contiguous array: CuPy returns it, no kernel); a view call that has
+to copy (reshape of a transposed array) counts. Explicit allocations
 (``empty``, ``zeros``) count; outputs that an ``ElementwiseKernel`` call allocates itself (as
 CuPy does when they are omitted: a memory-pool allocation, no kernel) are part of that one call.
 A library call that CuPy implements with several kernels (``var``, ``pad``) still counts once.
@@ -97,7 +99,8 @@ def measure(batch: int = 4, size: int = 64, base: int = 16, depth: int = 4, opti
     phases["training step (total)"] = tuple(train_step)
     phases["_params"] = len(opt.params)
     if top:
-        launches = collections.Counter({k: n for k, n in by_step.items() if k not in strict_cupy.VIEW_CALLS})
+        launches = collections.Counter({k: n for k, n in by_step.items()
+                                        if k not in strict_cupy.VIEW_CALLS and not k.endswith(":no-op") and n > 0})
         phases["_top"] = launches.most_common(top)
     return phases
 

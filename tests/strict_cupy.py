@@ -23,7 +23,9 @@ array where it matters for catching bugs:
 * It counts: ``counts["calls"]`` (every call into the array library: functions, ufuncs,
   array methods, operators, indexing; one ``ElementwiseKernel`` call is one call; those
   that only make a view, ``VIEW_CALLS``, are counted again in ``counts["views"]``, unless
-  they had to copy, as ``reshape`` of a transposed array does: then ``<name>:copy``),
+  they had to copy, as ``reshape`` of a transposed array does: then ``<name>:copy``; a call
+  that gives back its own argument, as ``x.astype(x.dtype, copy=False)``, launches nothing and
+  is counted with the views as ``<name>:no-op``),
   ``counts["syncs"]`` (device -> host: ``.get()``, ``.item()``, ``float(x)``, ``bool(x)``,
   printing), ``counts["uploads"]`` (host -> device copies) and ``counts["float64"]``
   (results of dtype float64); ``by_name`` splits the calls.
@@ -101,6 +103,15 @@ def _recount_as_copy(qualname: str) -> None:
         counts["views"] -= 1
         by_name[qualname] -= 1
         by_name[qualname + ":copy"] += 1
+
+
+def _recount_as_no_op(qualname: str) -> None:
+    """A call that gave back its own argument (CuPy returns it too, no kernel): counted with the
+    views (no launch), as ``<name>:no-op``."""
+    if _counting[0]:
+        counts["views"] += 1
+        by_name[qualname] -= 1
+        by_name[qualname + ":no-op"] += 1
 
 
 def _sync(what: str) -> None:
@@ -267,12 +278,14 @@ def _function(f, qualname: str, owner: ndarray | None = None):
                             f"{type(args[0])} (CuPy refuses it; for host values use NumPy or "
                             "math, for device data convert with cupy.asarray first)")
         result = f(*_unwrap(args), **_unwrap(kwargs))
+        source = owner if owner is not None else args[0] if args else None
         if qualname in VIEW_CALLS:   # e.g. reshape of a transposed array: CuPy copies (a launch)
-            source = owner if owner is not None else args[0] if args else None
             if isinstance(source, ndarray) and isinstance(result, np.ndarray) and \
                     not np.may_share_memory(result, source._a):
                 _recount_as_copy(qualname)
-        for same in (kwargs.get("out"), owner):
+        elif isinstance(source, ndarray) and result is source._a and not sync:
+            _recount_as_no_op(qualname)   # x.astype(x.dtype, copy=False), ascontiguousarray(contiguous)
+        for same in (kwargs.get("out"), owner, source):
             if isinstance(same, ndarray) and result is same._a:
                 return same
         return _wrap(result)

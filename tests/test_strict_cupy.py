@@ -662,3 +662,16 @@ def test_a_view_call_that_has_to_copy_counts_as_a_launch():
         a.T.reshape(-1)                      # transposed: CuPy copies (a kernel)
     assert c["calls"] == 2 and c["views"] == 1    # (.T is an attribute, not a call)
     assert strict_cupy.by_name["cupy.ndarray.reshape:copy"] == 1 and strict_cupy.by_name["cupy.ndarray.reshape"] == 1
+
+
+def test_a_call_that_gives_back_its_argument_launches_nothing():
+    a = dev(np.arange(12, dtype=np.float32).reshape(3, 4))
+    with strict_cupy.counting() as c:
+        assert a.astype(np.float32, copy=False) is a           # CuPy: the same array, no kernel
+        assert cp.ascontiguousarray(a) is a
+        b = a.astype(np.float64, copy=False)                     # a cast: a kernel
+        cp.ascontiguousarray(a.T)                                # a copy: a kernel
+    assert b.dtype == np.float64
+    assert c["calls"] == 4 and c["views"] == 2
+    assert strict_cupy.by_name["cupy.ndarray.astype:no-op"] == 1 and strict_cupy.by_name["cupy.ndarray.astype"] == 1
+    assert strict_cupy.by_name["cupy.ascontiguousarray:no-op"] == 1

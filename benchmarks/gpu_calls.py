@@ -15,6 +15,15 @@ One training step is what ``minifcn.train`` does for a batch: labels checked on 
 the batch copied to the device, forward + loss, ``loss.item()``, backward, optimiser step.
 One validation batch is what ``train.evaluate`` does per batch. The figures do not depend on
 the batch size or image size, only on the model's structure (they are launches, not work).
+
+Counting rule ("not views", the launch figure): every call into the array library counts once,
+except those that only make a view (reshape, transpose, basic slicing: no kernel in CuPy) and
+those that give back their own argument (``x.astype(x.dtype, copy=False)``,
+``ascontiguousarray`` of a contiguous array: CuPy returns it, no kernel); a view call that has
+to copy (reshape of a transposed array) counts. Explicit allocations
+(``empty``, ``zeros``) count; outputs that an ``ElementwiseKernel`` call allocates itself (as
+CuPy does when they are omitted: a memory-pool allocation, no kernel) are part of that one call.
+A library call that CuPy implements with several kernels (``var``, ``pad``) still counts once.
 """
 from __future__ import annotations
 
@@ -50,9 +59,11 @@ def measure(batch: int = 4, size: int = 64, base: int = 16, depth: int = 4, opti
     images = rng.standard_normal((batch, 3, size, size)).astype(np.float32)
     masks = rng.integers(0, 2, (batch, size, size))
     phases: dict = {}
+    import collections
     for step in range(3):
         record = step == 2
         counts = {}
+        by_step = collections.Counter()      # calls by name over the whole training step
         with strict_cupy.counting() as c:
             gpu.check_labels_on_host(masks, 2)  # as minifcn.train does (host only, no device call)
             x, y = mf.tensor(images, device="cuda"), backend.to_device(masks, "cuda")
@@ -60,14 +71,16 @@ def measure(batch: int = 4, size: int = 64, base: int = 16, depth: int = 4, opti
                 loss = train_module.segmentation_loss(loss_kind, model(x), y)
                 value = float(loss.item())
                 counts["forward + loss (+ loss.item)"] = _now(c)
+                by_step.update(strict_cupy.by_name)
                 strict_cupy.reset_counts()
                 opt.zero_grad()
                 loss.backward()
                 counts["backward"] = _now(c)
+            by_step.update(strict_cupy.by_name)
             strict_cupy.reset_counts()
             opt.step()
             counts["optimiser step"] = _now(c)
-            by_step = strict_cupy.by_name.copy()
+            by_step.update(strict_cupy.by_name)
         assert np.isfinite(value)
         if record:
             phases.update(counts)
@@ -86,8 +99,9 @@ def measure(batch: int = 4, size: int = 64, base: int = 16, depth: int = 4, opti
     phases["training step (total)"] = tuple(train_step)
     phases["_params"] = len(opt.params)
     if top:
-        phases["_top"] = strict_cupy.by_name.most_common(top)
-        phases["_top_optimiser"] = by_step.most_common(top)
+        launches = collections.Counter({k: n for k, n in by_step.items()
+                                        if k not in strict_cupy.VIEW_CALLS and not k.endswith(":no-op") and n > 0})
+        phases["_top"] = launches.most_common(top)
     return phases
 
 
@@ -100,7 +114,8 @@ def main() -> None:
     ap.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd"], help="default adam")
     ap.add_argument("--loss", default="ce+dice", choices=["ce", "dice", "ce+dice"],
                     help="segmentation loss (default ce+dice, as minifcn train)")
-    ap.add_argument("--top", type=int, default=0, help="also list the N most frequent calls (default 0)")
+    ap.add_argument("--top", type=int, default=0,
+                    help="also list the N most frequent launching calls of one training step (default 0)")
     args = ap.parse_args()
     phases = measure(args.batch, args.size, args.base, args.depth, args.optimizer, args.top, args.loss)
     print(f"U-Net base {args.base}, depth {args.depth} ({phases['_params']} parameter tensors), batch "
@@ -110,11 +125,10 @@ def main() -> None:
         if not name.startswith("_"):
             print(f"{name:34s} {value[0]:12d} {value[1]:10d} {value[2]:10d} {value[3]:8d}")
     print("(not views: calls that launch work; reshape/transpose/basic slicing only make views)")
-    for key in ("_top", "_top_optimiser"):
-        if key in phases:
-            print(f"\nmost frequent calls ({'validation' if key == '_top' else 'last training step'}):")
-            for name, n in phases[key]:
-                print(f"  {n:6d}  {name}")
+    if "_top" in phases:
+        print("\nmost frequent calls that launch work, one training step:")
+        for name, n in phases["_top"]:
+            print(f"  {n:6d}  {name}")
 
 
 if __name__ == "__main__":

@@ -186,6 +186,12 @@ def doctor(device: str | None = None, out: Callable[[str], None] = print, step: 
     if usable:
         from . import gpu
         out(f"TF32 matrix products: {'on' if gpu.tf32_enabled() else 'off'} (minifcn.gpu.set_tf32; off = exact float32)")
+        try:
+            budget = f"{gpu.workspace_budget(cp) / 2**20:.0f} MiB"
+        except Exception as e:  # noqa: BLE001 - a report line, not a verdict
+            budget = f"unknown ({type(e).__name__})"
+        out(f"convolution workspace on the GPU: {budget} (a quarter of the free memory, 64 MiB..2 GiB; "
+            "minifcn.gpu.workspace_budget)")
     try:
         if target == "cuda":
             diff = tiny_op("cuda")

@@ -11,6 +11,12 @@
   1e-3 relative error per product. It is **off by default** (results then match the CPU to
   float32 rounding); ``set_tf32(True)`` turns it on for speed (CuPy's float32 compute type,
   ``cupy._core.set_compute_type``). It only changes CuPy's matrix products; NumPy is unaffected.
+* **Workspace per device.** A convolution builds its im2col columns in chunks of at most a
+  workspace budget (``functional.conv_fast``). On the CPU that is 256 MiB; on a GPU it is
+  ``workspace_budget(xp)``: a quarter of the device's free memory when first asked
+  (``cupy.cuda.Device().mem_info``), at least 64 MiB and at most 2 GiB, measured once per
+  device and cached (later readings would count CuPy's pooled blocks as used).
+  ``conv_fast.workspace_limit = n`` overrides both with n bytes.
 * **Caches per device.** ``constant_on(key, make, like)`` keeps a constant matrix (e.g. an
   interpolation matrix) on the device of ``like``, made once per (key, device, dtype),
   instead of copying it from the host on every forward.
@@ -115,5 +121,26 @@ def constant_on(key: Any, make: Callable[[], np.ndarray], like: Any, dtype: Any 
 
 
 def clear_caches() -> None:
-    """Forget the cached constants (frees their device memory)."""
+    """Forget the cached constants (frees their device memory) and workspace budgets."""
     _constants.clear()
+    _budgets.clear()
+
+
+# ---- workspace budget per device ---------------------------------------------------------------
+WORKSPACE_FRACTION = 0.25        # of the free device memory
+WORKSPACE_MIN = 64 * 2**20       # bytes, floor (a nearly full device still gets whole images)
+WORKSPACE_MAX = 2 * 2**30        # bytes, ceiling (bigger chunks do not make a GEMM faster)
+_budgets: dict = {}
+
+
+def workspace_budget(xp: Any) -> int:
+    """Bytes of column buffer one convolution may build at once on ``xp``'s current device:
+    ``WORKSPACE_FRACTION`` of its free memory at the first call, clipped to
+    [``WORKSPACE_MIN``, ``WORKSPACE_MAX``], cached per device id (``clear_caches`` forgets)."""
+    device = xp.cuda.Device()
+    key = int(device.id)
+    budget = _budgets.get(key)
+    if budget is None:
+        free, _total = device.mem_info
+        budget = _budgets[key] = int(min(WORKSPACE_MAX, max(WORKSPACE_MIN, WORKSPACE_FRACTION * free)))
+    return budget

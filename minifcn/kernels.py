@@ -7,11 +7,13 @@ do the same arithmetic in one pass (CuPy's ``ElementwiseKernel``: a line of C pe
 compiled once, cached per device).
 
 Each kernel sits beside the readable version it replaces, which stays the reference: the
-optimisers in :mod:`minifcn.optim` call the readable version on the CPU (NumPy has no
-kernels) and whenever ``MINIFCN_FUSED=0``; the tests run both on the device and compare.
+callers (optimisers, batch norm, ReLU, max pool, col2im) run the readable version on the CPU
+(NumPy has no kernels) and whenever ``MINIFCN_FUSED=0``; the tests run both on the device and
+compare. Kernel outputs are mostly left to the call to allocate (CuPy does, when they are
+omitted), so an operation is one call, not an ``empty`` plus a kernel.
 
-The C is kept to what the strict CuPy stand-in can interpret (assignments, + - * /,
-sqrt), so the suite runs each kernel's own source without a GPU.
+The C is kept to what the strict CuPy stand-in can interpret (assignments, + - * /, sqrt,
+comparisons, one ``?:`` per statement), so the suite runs each kernel's own source without a GPU.
 """
 from __future__ import annotations
 
@@ -85,6 +87,24 @@ def sgd_update(p: Any, g: Any, b: Any, lr: float, momentum: float, dampening: fl
         k(g, lr, weight_decay, p)
 
 
+# ---- ReLU ----------------------------------------------------------------------------------------
+# The readable ReLU is a·(a > 0) (2 launches: the mask, the product) and g·mask back; here one
+# kernel each way with the same values (a·0 where a ≤ 0: -0 for negatives, NaN for NaN and -inf),
+# and the mask read back from the output y (y > 0 exactly where a > 0).
+RELU_OP = "y = (a > 0) ? a : a * 0"
+RELU_BACKWARD_OP = "gx = (y > 0) ? g : g * 0"
+
+
+def relu_forward(a: Any) -> Any:
+    xp = backend.array_module(a)
+    return kernel(xp, "minifcn_relu", "T a", "T y", RELU_OP)(a)
+
+
+def relu_backward(g: Any, y: Any) -> Any:
+    xp = backend.array_module(g)
+    return kernel(xp, "minifcn_relu_backward", "T g, T y", "T gx", RELU_BACKWARD_OP)(g, y)
+
+
 # ---- 2x2 / stride-2 max pooling (U-Net's, SegNet's) -----------------------------------------------
 # The readable MaxPool2d loops over the 4 taps with 5 array operations each; here each output
 # looks at its 4 taps (four strided views of x, no copies) in one kernel. Same rules: taps in
@@ -134,14 +154,12 @@ def _taps(x: Any, out: tuple) -> tuple:
 
 def maxpool2x2_forward(x: Any, out: tuple) -> tuple[Any, Any, Any]:
     """(y, winner flat index, corner) of a 2x2/2 max pool, as ``MaxPool2d.forward`` computes them."""
-    import numpy as np
     xp = backend.array_module(x)
-    N, C, H, W = x.shape
+    W = x.shape[3]
     corner = _corner(x, out, W)
-    y, idx = xp.empty((N, C) + tuple(out), dtype=x.dtype), xp.empty((N, C) + tuple(out), dtype=np.int64)
     k = kernel(xp, "minifcn_maxpool2x2", "T a, T b, T c, T d, int64 corner, int64 W", "T y, int64 idx",
                MAXPOOL2_OP)
-    k(*_taps(x, out), corner, W, y, idx)
+    y, idx = k(*_taps(x, out), corner, W)    # (N, C, OH, OW) each, allocated by the call
     return y, idx, corner
 
 
@@ -155,51 +173,98 @@ def maxpool2x2_backward(g: Any, idx: Any, corner: Any, shape: tuple) -> Any:
     return gx
 
 
-# ---- batch normalisation (training-mode statistics) ---------------------------------------------
-# The readable BatchNorm makes x̂ and y in 4-5 passes over x and dx in 6-7 passes over g; here one
-# kernel each, with the per-channel statistics (C values) computed as before.
-BN_FORWARD_OP = "x_hat = (x - mean) * inv_std; y = x_hat * gamma + beta"
-BN_BACKWARD_OP = "dx = scale * (m * g - s_g - x_hat * s_gx)"
+# ---- batch normalisation, and batch normalisation followed by ReLU ------------------------------
+# The readable BatchNorm makes 1/√(σ²+ε), x̂ and y in 7 passes and dx in 6-7; here the per-channel
+# statistics are the two reductions (mean, var) and everything else is one kernel each way, which
+# also computes 1/√(σ²+ε) per element from σ² (a few flops; saves three launches over C values).
+# x̂ is not kept: backward recomputes it from x (which the graph keeps anyway), with the same
+# operations in the same order, so the values are identical and one activation less is held.
+#
+# BatchNorm → ReLU (every conv block of the models here): while a graph is recorded, the forward
+# kernel also writes r = relu(y) (the readable ReLU's values, a·(a > 0)) and leaves it on the
+# BatchNorm node (``fn.relu_out``); ``functional.relu`` applied to that node's output takes r
+# instead of launching its own kernel (``ReLUAfterBatchNorm``). Its backward masks g and forms
+# the masked g·x̂ in one kernel and leaves both on the BatchNorm node; the BatchNorm backward
+# uses them only if the gradient it receives *is* that masked g (the ReLU was the only consumer;
+# any other consumer's gradient would have been added into a new array), else it computes g·x̂
+# itself. Outputs are allocated by the kernel call itself (CuPy does so when they are omitted).
+BN_FORWARD_OP = "T inv_std = 1 / sqrt(var + eps); T x_hat = (x - mean) * inv_std; y = x_hat * gamma + beta"
+BN_FORWARD_RELU_OP = BN_FORWARD_OP + "; r = (y > 0) ? y : y * 0"
+BN_GX_OP = "T inv_std = 1 / sqrt(var + eps); gx = g * ((x - mean) * inv_std)"
+RELU_BN_BACKWARD_OP = "T inv_std = 1 / sqrt(var + eps); gm = (r > 0) ? g : g * 0; gmx = gm * ((x - mean) * inv_std)"
+BN_BACKWARD_OP = ("T inv_std = 1 / sqrt(var + eps); T x_hat = (x - mean) * inv_std; "
+                  "dx = (inv_std * gamma * (1 / m)) * (m * g - s_g - x_hat * s_gx)")
+BN_BACKWARD_GIVEN_OP = "T inv_std = 1 / sqrt(var + eps); dx = (g * gamma) * inv_std"
 
 
 def batchnorm_applies(x: Any) -> bool:
     return enabled(backend.array_module(x))
 
 
-def batchnorm_forward(fn: Any, x: Any, weight: Any, bias: Any) -> Any:
-    """``BatchNorm.forward`` with x̂ and y from one kernel; sets the same attributes on ``fn``."""
+def _as(a: Any, dtype: Any) -> Any:
+    """``a`` in ``dtype``: itself when it already is (no call at all), else a cast."""
+    return a if a.dtype == dtype else a.astype(dtype)
+
+
+def batchnorm_forward(fn: Any, x: Any, weight: Any, bias: Any, relu_ahead: bool = False) -> Any:
+    """``BatchNorm.forward`` as 3 device calls with batch statistics (mean, var, one kernel), 1 with
+    given ones; with ``relu_ahead`` the kernel also leaves relu(y) in ``fn.relu_out``."""
     xp = backend.array_module(x)
     fn.axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     fn.batch_stats = fn.mean is None
     if fn.batch_stats:
         fn.mean, fn.var = x.mean(axis=fn.axes), x.var(axis=fn.axes)
-    mean, var = fn.mean.astype(x.dtype, copy=False), fn.var.astype(x.dtype, copy=False)
-    fn.inv_std = (1 / xp.sqrt(var + fn.eps)).reshape(shape)
+    fn.x, fn.mean_b, fn.var_b = x, _as(fn.mean, x.dtype).reshape(shape), _as(fn.var, x.dtype).reshape(shape)
     fn.gamma = None if weight is None else weight.reshape(shape)
     fn.has_bias = bias is not None
-    fn.x_hat, y = xp.empty_like(x), xp.empty_like(x)
-    k = kernel(xp, "minifcn_batchnorm", "T x, T mean, T inv_std, T gamma, T beta", "T x_hat, T y", BN_FORWARD_OP)
-    k(x, mean.reshape(shape), fn.inv_std, 1 if weight is None else fn.gamma, 0 if bias is None else bias.reshape(shape),
-      fn.x_hat, y)
+    fn.relu_grad = None
+    args = (x, fn.mean_b, fn.var_b, fn.eps, 1 if weight is None else fn.gamma,
+            0 if bias is None else bias.reshape(shape))
+    params = "T x, T mean, T var, T eps, T gamma, T beta"
+    if relu_ahead:
+        y, fn.relu_out = kernel(xp, "minifcn_batchnorm_relu", params, "T y, T r", BN_FORWARD_RELU_OP)(*args)
+    else:
+        y, fn.relu_out = kernel(xp, "minifcn_batchnorm", params, "T y", BN_FORWARD_OP)(*args), None
     return y
 
 
-def batchnorm_backward(fn: Any, g: Any) -> tuple:
-    """``BatchNorm.backward`` with dx from one kernel (batch statistics), same formula:
-    dx = γ/√(σ²+ε) · (g - mean(g) - x̂ · mean(g x̂)), written (γ·inv_std/m)(m g - Σg - x̂ Σ g x̂)."""
+def relu_after_batchnorm_backward(g: Any, r: Any, fn: Any) -> Any:
+    """dL/da of the ReLU on a BatchNorm's output: g·(r > 0), one kernel that also leaves that
+    gradient and its product with x̂ on the BatchNorm node ``fn`` (see above)."""
     xp = backend.array_module(g)
-    s_g = g.sum(axis=fn.axes, keepdims=True)
-    s_gx = (g * fn.x_hat).sum(axis=fn.axes, keepdims=True)
+    k = kernel(xp, "minifcn_relu_batchnorm_backward", "T g, T r, T x, T mean, T var, T eps", "T gm, T gmx",
+               RELU_BN_BACKWARD_OP)
+    gm, gmx = k(g, r, fn.x, fn.mean_b, fn.var_b, fn.eps)
+    fn.relu_grad = (gm, gmx)
+    return gm
+
+
+def batchnorm_backward(fn: Any, g: Any) -> tuple:
+    """``BatchNorm.backward`` with dx from one kernel, same formula: with batch statistics
+    dx = γ/√(σ²+ε) · (g - mean(g) - x̂ · mean(g x̂)), written (γ·inv_std/m)(m g - Σg - x̂ Σ g x̂)
+    (4 device calls: Σg, g·x̂, Σ g·x̂, the kernel; 3 after a fused ReLU, which made g·x̂); with
+    given statistics dx = γ g/√(σ²+ε) (1 call, plus the sums the parameters' gradients need)."""
+    xp = backend.array_module(g)
+    gamma = 1 if fn.gamma is None else fn.gamma
+    stash, fn.relu_grad = fn.relu_grad, None
+    s_g = g.sum(axis=fn.axes, keepdims=True) if (fn.batch_stats or fn.has_bias) else None
+    s_gx = None
+    if fn.batch_stats or fn.gamma is not None:
+        if stash is not None and stash[0] is g:          # g came from the fused ReLU alone
+            gx = stash[1]
+        else:
+            gx = kernel(xp, "minifcn_batchnorm_gx", "T g, T x, T mean, T var, T eps", "T gx", BN_GX_OP)(
+                g, fn.x, fn.mean_b, fn.var_b, fn.eps)
+        s_gx = gx.sum(axis=fn.axes, keepdims=True)
     if fn.batch_stats:
-        m = g.size // g.shape[1]
-        scale = fn.inv_std * (1 / m) if fn.gamma is None else fn.inv_std * fn.gamma * (1 / m)
-        dx = xp.empty_like(g)
-        k = kernel(xp, "minifcn_batchnorm_backward", "T g, T x_hat, T scale, T s_g, T s_gx, T m", "T dx",
-                   BN_BACKWARD_OP)
-        k(g, fn.x_hat, scale, s_g, s_gx, m, dx)
+        k = kernel(xp, "minifcn_batchnorm_backward",
+                   "T g, T x, T mean, T var, T eps, T gamma, T s_g, T s_gx, T m", "T dx", BN_BACKWARD_OP)
+        dx = k(g, fn.x, fn.mean_b, fn.var_b, fn.eps, gamma, s_g, s_gx, g.size // g.shape[1])
     else:
-        dx = g * (fn.inv_std if fn.gamma is None else fn.inv_std * fn.gamma)
+        k = kernel(xp, "minifcn_batchnorm_backward_given", "T g, T var, T eps, T gamma", "T dx",
+                   BN_BACKWARD_GIVEN_OP)
+        dx = k(g, fn.var_b, fn.eps, gamma)
     dweight = s_gx.reshape(-1) if fn.gamma is not None else None
     dbias = s_g.reshape(-1) if fn.has_bias else None
     return dx, dweight, dbias
@@ -215,20 +280,48 @@ def col2im_applies(cols: Any, stride: tuple, dilation: tuple, kernel_hw: tuple, 
             and (out_size is None or tuple(out_size) == tuple(computed)) and enabled(backend.array_module(cols)))
 
 
-def col2im_stride1(cols: Any, shape6: tuple, padded_hw: tuple) -> Any:
-    """(C, N, Hp, Wp): Σ over taps (i, j) of cols[c, i, j, n, y - i, x - j] (zero outside)."""
+def col2im_stride1(cols: Any, shape6: tuple, padding: tuple, hw: tuple) -> Any:
+    """(N, C, H, W) contiguous: Σ over taps (i, j) of cols[c, i, j, n, PT + y - i, PL + x - j]
+    (zero outside), i.e. col2im at stride 1 cropped by the padding: 2 device calls (the pad and
+    one kernel that reads the taps as shifted views and writes the result in (N, C, H, W) order)."""
     xp = backend.array_module(cols)
-    C, KH, KW, N, OH, OW = shape6
-    Hp, Wp = padded_hw
+    KH, KW = shape6[1:3]
+    (PT, _), (PL, _) = padding
+    H, W = hw
     cols = cols.reshape(shape6)
     padded = xp.pad(cols, ((0, 0),) * 4 + ((KH - 1, KH - 1), (KW - 1, KW - 1)))
-    taps = [padded[:, i, j, :, KH - 1 - i: KH - 1 - i + Hp, KW - 1 - j: KW - 1 - j + Wp]
-            for i in range(KH) for j in range(KW)]
+    taps = [padded[:, i, j, :, KH - 1 - i + PT: KH - 1 - i + PT + H, KW - 1 - j + PL: KW - 1 - j + PL + W]
+            .transpose(1, 0, 2, 3) for i in range(KH) for j in range(KW)]
     names = [f"t{k}" for k in range(len(taps))]
-    out = xp.empty((C, N, Hp, Wp), dtype=cols.dtype)
     k = kernel(xp, f"minifcn_col2im_{KH}x{KW}", ", ".join(f"T {n}" for n in names), "T out",
                "out = " + " + ".join(names))
-    k(*taps, out)
+    return k(*taps)
+
+
+# ---- col2im with windows that do not overlap (a 2x2 / stride-2 transposed convolution) ----------
+# When the stride is at least the kernel (and no dilation or padding), every output pixel gets at
+# most one column entry: col2im is a permutation plus zeros. One kernel writes tap (i, j) of every
+# window into the strided view out[:, :, i::SH, j::SW] of a zeroed (N, C, H, W) output.
+def col2im_disjoint_applies(cols: Any, stride: tuple, dilation: tuple, kernel_hw: tuple, padding: tuple) -> bool:
+    return (tuple(dilation) == (1, 1) and stride[0] >= kernel_hw[0] and stride[1] >= kernel_hw[1]
+            and kernel_hw[0] * kernel_hw[1] > 1 and tuple(map(tuple, padding)) == ((0, 0), (0, 0))
+            and enabled(backend.array_module(cols)))
+
+
+def col2im_disjoint(cols: Any, shape6: tuple, stride: tuple, hw: tuple) -> Any:
+    """(N, C, H, W): out[n, c, oh·SH + i, ow·SW + j] = cols[c, i, j, n, oh, ow], zeros elsewhere;
+    2 device calls (zeros, one kernel)."""
+    xp = backend.array_module(cols)
+    C, KH, KW, N, OH, OW = shape6
+    SH, SW = stride
+    cols = cols.reshape(shape6)
+    out = xp.zeros((N, C) + tuple(hw), dtype=cols.dtype)
+    taps = [cols[:, i, j].transpose(1, 0, 2, 3) for i in range(KH) for j in range(KW)]
+    outs = [out[:, :, i: i + SH * (OH - 1) + 1: SH, j: j + SW * (OW - 1) + 1: SW] for i in range(KH) for j in range(KW)]
+    n = len(taps)
+    k = kernel(xp, f"minifcn_col2im_disjoint_{KH}x{KW}", ", ".join(f"T t{q}" for q in range(n)),
+               ", ".join(f"T o{q}" for q in range(n)), "; ".join(f"o{q} = t{q}" for q in range(n)))
+    k(*taps, *outs)
     return out
 
 

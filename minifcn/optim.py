@@ -15,8 +15,10 @@ CuPy), outside the autograd graph. Parameters whose ``grad`` is None are skipped
 
 On a GPU the readable update lines below would cost 4-14 kernel launches per parameter
 tensor; there each update runs as one fused kernel (:mod:`minifcn.kernels`, the same
-arithmetic in one pass). Set ``optimizer.fused = False`` (or ``MINIFCN_FUSED=0``) to run
-the readable lines on the GPU too; the CPU always runs them.
+arithmetic in one pass), and when every parameter has a gradient, one kernel for all of them
+over flat buffers that the parameters' data are views into (``Optimizer._multi_tensor_step``).
+Set ``optimizer.fused = False`` (or ``MINIFCN_FUSED=0``) to run the readable lines on the GPU
+too; the CPU always runs them.
 
 ``state_dict()`` holds only numbers, strings and arrays (so ``minifcn.save`` can store it
 without pickle); per-parameter state is keyed by the parameter's *position* ("0", "1", ...),
@@ -39,7 +41,7 @@ class Optimizer:
     """
 
     hyperparameters: tuple[str, ...] = ("lr",)
-    fused: bool = True   # one fused kernel per parameter on the GPU (minifcn.kernels); False: readable lines
+    fused: bool = True   # fused GPU kernels (minifcn.kernels; all parameters in one if possible); False: readable lines
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
         if isinstance(params, Tensor):
@@ -67,6 +69,8 @@ class Optimizer:
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""
+        if self._multi_tensor_step():
+            return
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
@@ -79,6 +83,83 @@ class Optimizer:
                 self._fused_update(p.data, p.grad, state)
             else:
                 self._update(p.data, p.grad, state)
+
+    # ---- all parameters in one kernel (GPU) ---------------------------------------------------
+    # One fused kernel per parameter tensor is still one launch each (64 for a small U-Net). When
+    # every parameter has a gradient and they share dtype, device and step count, the update runs
+    # once over flat buffers instead: the parameters' data and their state (exp_avg, ...) become
+    # views into one flat array each (made on the first such step, ``_flat``), the gradients are
+    # concatenated (1 call) and ``_fused_update`` runs on the flat arrays (1 call): the same
+    # arithmetic, element by element. The per-parameter arrays stay what ``p.data``/``state``
+    # hold, so the readable path, ``state_dict`` and resuming see nothing different. When someone
+    # replaces ``p.data`` (``model.to``, ``load_state_dict``) or the state, the views are found
+    # stale by identity and the flat arrays are rebuilt from the current values.
+    def _multi_tensor_step(self) -> bool:
+        ps = self.params
+        if not (self.fused and type(self)._fused_update is not Optimizer._fused_update):
+            return False
+        first = ps[0].data
+        xp = backend.array_module(first)
+        if not kernels.enabled(xp):
+            return False
+        for p in ps:
+            g = p.grad
+            if g is None or g.dtype != first.dtype or p.data.dtype != first.dtype \
+                    or backend.array_module(g) is not xp or backend.array_module(p.data) is not xp \
+                    or tuple(g.shape) != tuple(p.data.shape) or backend.device_of(p.data) != backend.device_of(first):
+                return False
+        steps = {self.state[i]["step"] if i in self.state else 0 for i in range(len(ps))}
+        if len(steps) != 1:
+            return False
+        flat = self._flat_buffers(xp)
+        if flat is None:
+            return False
+        g = xp.concatenate([p.grad.reshape(-1) for p in ps])
+        state = {"step": steps.pop() + 1, **flat["buffers"]}
+        self._fused_update(flat["p"], g, state)
+        for name in state.keys() - {"step"} - flat["buffers"].keys():   # made by the first update (SGD's momentum)
+            flat["buffers"][name] = state[name]
+            flat["views"][name] = self._views(state[name])
+        for i in range(len(ps)):
+            entry = self.state.setdefault(i, {})
+            entry["step"] = state["step"]
+            for name, views in flat["views"].items():
+                entry[name] = views[i]
+        return True
+
+    def _views(self, flat: Any) -> list:
+        views, a = [], 0
+        for p in self.params:
+            n = p.data.size
+            views.append(flat[a:a + n].reshape(p.data.shape))
+            a += n
+        return views
+
+    def _flat_buffers(self, xp: Any) -> dict | None:
+        """The flat parameter and state arrays, checked against what ``p.data`` and ``state``
+        hold now (by identity) and rebuilt from them when stale; None when the per-parameter
+        state differs in kind (some parameters have a buffer, others not)."""
+        flat = getattr(self, "_flat", None)
+        names = {frozenset(k for k in self.state.get(i, {}) if k != "step") for i in range(len(self.params))}
+        if len(names) != 1:
+            return None
+        names = names.pop()
+        if flat is not None and len(flat["param_views"]) == len(self.params) \
+                and all(p.data is v for p, v in zip(self.params, flat["param_views"])) \
+                and names == flat["buffers"].keys() \
+                and all(self.state[i][n] is flat["views"][n][i] for n in names for i in range(len(self.params))):
+            return flat
+        flat = {"p": xp.concatenate([p.data.reshape(-1) for p in self.params]), "buffers": {}, "views": {}}
+        flat["param_views"] = self._views(flat["p"])
+        for p, v in zip(self.params, flat["param_views"]):
+            p.data = v
+        for n in names:
+            flat["buffers"][n] = xp.concatenate([self.state[i][n].reshape(-1) for i in range(len(self.params))])
+            flat["views"][n] = self._views(flat["buffers"][n])
+            for i in range(len(self.params)):
+                self.state[i][n] = flat["views"][n][i]
+        self._flat = flat
+        return flat
 
     def _use_fused(self, p: Any, g: Any) -> bool:
         return (self.fused and type(self)._fused_update is not Optimizer._fused_update

@@ -22,7 +22,10 @@ array where it matters for catching bugs:
   must run on CuPy 13 is tested against what CuPy 13 has.
 * It counts: ``counts["calls"]`` (every call into the array library: functions, ufuncs,
   array methods, operators, indexing; one ``ElementwiseKernel`` call is one call; those
-  that only make a view, ``VIEW_CALLS``, are counted again in ``counts["views"]``),
+  that only make a view, ``VIEW_CALLS``, are counted again in ``counts["views"]``, unless
+  they had to copy, as ``reshape`` of a transposed array does: then ``<name>:copy``; a call
+  that gives back its own argument, as ``x.astype(x.dtype, copy=False)``, launches nothing and
+  is counted with the views as ``<name>:no-op``),
   ``counts["syncs"]`` (device -> host: ``.get()``, ``.item()``, ``float(x)``, ``bool(x)``,
   printing), ``counts["uploads"]`` (host -> device copies) and ``counts["float64"]``
   (results of dtype float64); ``by_name`` splits the calls.
@@ -92,6 +95,23 @@ def _count(qualname: str) -> None:
         by_name[qualname] += 1
         if qualname in VIEW_CALLS:
             counts["views"] += 1
+
+
+def _recount_as_copy(qualname: str) -> None:
+    """A call of ``VIEW_CALLS`` that had to copy: a launch after all, counted as ``<name>:copy``."""
+    if _counting[0]:
+        counts["views"] -= 1
+        by_name[qualname] -= 1
+        by_name[qualname + ":copy"] += 1
+
+
+def _recount_as_no_op(qualname: str) -> None:
+    """A call that gave back its own argument (CuPy returns it too, no kernel): counted with the
+    views (no launch), as ``<name>:no-op``."""
+    if _counting[0]:
+        counts["views"] += 1
+        by_name[qualname] -= 1
+        by_name[qualname + ":no-op"] += 1
 
 
 def _sync(what: str) -> None:
@@ -258,7 +278,14 @@ def _function(f, qualname: str, owner: ndarray | None = None):
                             f"{type(args[0])} (CuPy refuses it; for host values use NumPy or "
                             "math, for device data convert with cupy.asarray first)")
         result = f(*_unwrap(args), **_unwrap(kwargs))
-        for same in (kwargs.get("out"), owner):
+        source = owner if owner is not None else args[0] if args else None
+        if qualname in VIEW_CALLS:   # e.g. reshape of a transposed array: CuPy copies (a launch)
+            if isinstance(source, ndarray) and isinstance(result, np.ndarray) and \
+                    not np.may_share_memory(result, source._a):
+                _recount_as_copy(qualname)
+        elif isinstance(source, ndarray) and result is source._a and not sync:
+            _recount_as_no_op(qualname)   # x.astype(x.dtype, copy=False), ascontiguousarray(contiguous)
+        for same in (kwargs.get("out"), owner, source):
             if isinstance(same, ndarray) and result is same._a:
                 return same
         return _wrap(result)
@@ -588,10 +615,27 @@ class ElementwiseKernel:
             statements.append((m.group(1), m.group(2), m.group(3), expr))
         return statements
 
+    def _allocate(self, args: tuple) -> tuple:
+        """Outputs CuPy allocates when they are omitted: the inputs' broadcast shape, the dtype
+        a type letter got from an input array (or scalar's parameter type), else refused."""
+        arrays = [a for a in args if isinstance(a, ndarray)]
+        if not arrays:
+            raise ValueError(f"kernel {self.name}: cannot determine the output shape without an input array")
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        bound = {t: a.dtype for (t, _), a in zip(self.in_params, args) if isinstance(a, ndarray)}
+        outs = []
+        for t, p in self.out_params:
+            dt = np.dtype(_C_TYPES[t]) if t in _C_TYPES else bound.get(t) if len(t) == 1 else np.dtype(t)
+            if dt is None:
+                raise TypeError(f"kernel {self.name}: the type of output {p} ({t}) cannot be determined "
+                                "from the inputs; pass the output array")
+            outs.append(ndarray._of(np.empty(shape, dtype=dt)))   # allocated inside the one call
+        return tuple(outs)
+
     def __call__(self, *args, size=None, block_size=None, stream=None):
         params = self.in_params + self.out_params
-        if len(args) == len(self.in_params):
-            raise NotImplementedError("strict stand-in: pass the output arrays explicitly")
+        if len(args) == len(self.in_params) and self.out_params:
+            args = args + self._allocate(args)
         if len(args) != len(params):
             raise TypeError(f"Wrong number of arguments for {self.name!r}: {len(params)} "
                             f"expected, {len(args)} given")
@@ -674,10 +718,19 @@ class _Namespace(types.ModuleType):
         return f"<strict CuPy stand-in for {self._qualname}>"
 
 
+# what the stand-in's device reports as cupy.cuda.Device().mem_info: (free, total) bytes
+MEM_INFO = [12 * 2**30, 16 * 2**30]
+
+
 class _Device:
     """``cupy.cuda.Device``: the stand-in has one device, 0, and nothing to wait for."""
 
     id = 0
+
+    @property
+    def mem_info(self) -> tuple[int, int]:
+        """(free, total) bytes of the device, as CuPy's ``Device.mem_info`` (``MEM_INFO``)."""
+        return tuple(int(v) for v in MEM_INFO)
 
     def __init__(self, device=None):
         pass

@@ -53,6 +53,8 @@ def test_a_working_device_passes(capsys, quick_step):
     assert code == 0, out
     assert "tiny op (3x3 conv + gradient) on the GPU vs the CPU" in out
     assert "U-Net step" in out and "on cuda" in out and "verdict: OK" in out
+    # the stand-in's device reports 12 GiB free: a quarter, capped at 2 GiB
+    assert "convolution workspace on the GPU: 2048 MiB" in out
 
 
 def test_wrong_device_results_fail(monkeypatch, capsys):

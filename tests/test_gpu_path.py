@@ -138,3 +138,64 @@ def test_no_float64_on_the_device_path_of_a_float32_model(op):
         else:
             ops[op]().sum().backward()
     assert c["float64"] == 0 and x.grad.dtype == np.float32
+
+
+@needs_stand_in
+@pytest.mark.parametrize("free, expected", [
+    (100 * 2**20, 64 * 2**20),            # a nearly full device: the 64 MiB floor
+    (8 * 2**30, 2 * 2**30),               # a quarter of 8 GiB
+    (6 * 2**30, 1536 * 2**20),            # a quarter of 6 GiB
+    (100 * 2**30, 2 * 2**30),             # an H100/H200 with lots free: the 2 GiB ceiling
+])
+def test_workspace_budget_comes_from_the_devices_free_memory(monkeypatch, free, expected):
+    import strict_cupy
+
+    from minifcn.functional import conv_fast
+    cp = mf.backend.get_cupy()
+    monkeypatch.setattr(strict_cupy, "MEM_INFO", [free, 141 * 2**30])
+    gpu.clear_caches()
+    try:
+        assert conv_fast.workspace_limit is None                     # automatic unless set
+        assert conv_fast.limit_for(np) == conv_fast.CPU_WORKSPACE == 256 * 2**20
+        assert conv_fast.limit_for(cp) == gpu.workspace_budget(cp) == expected
+        monkeypatch.setattr(strict_cupy, "MEM_INFO", [1, 141 * 2**30])
+        assert gpu.workspace_budget(cp) == expected                  # measured once per device, cached
+        monkeypatch.setattr(strict_cupy._Device, "id", 1)            # another device: its own reading
+        assert gpu.workspace_budget(cp) == 64 * 2**20
+        monkeypatch.setattr(conv_fast, "workspace_limit", 12345)     # set: the same on every device
+        assert conv_fast.limit_for(cp) == conv_fast.limit_for(np) == 12345
+    finally:
+        gpu.clear_caches()
+
+
+@needs_stand_in
+def test_the_device_budget_decides_the_chunks(monkeypatch):
+    # 5 images whose columns take 3·9·8·8·4 bytes each (8x8 windows); a 64 MiB floor holds them all, a budget of
+    # two images' columns splits the batch into 3 chunks (workspace_peak: the largest chunk)
+    import strict_cupy
+
+    from minifcn.functional import conv_fast
+    x = mf.tensor(np.random.default_rng(0).standard_normal((5, 3, 16, 16)).astype(np.float32), device="cuda")
+    w = mf.tensor(np.random.default_rng(1).standard_normal((4, 3, 3, 3)).astype(np.float32), device="cuda")
+    one = 3 * 9 * 8 * 8 * 4
+    results = []
+    for budget in (None, 2 * one):
+        gpu.clear_caches()
+        if budget is not None:
+            monkeypatch.setattr(gpu, "WORKSPACE_MIN", 0)
+            monkeypatch.setattr(strict_cupy, "MEM_INFO", [budget * 4, 16 * 2**30])
+        conv_fast.reset_workspace_peak()
+        results.append(F.conv2d(x, w, padding=1, stride=2).numpy())   # stride 2: the im2col path
+        assert conv_fast.workspace_peak == (5 * one if budget is None else 2 * one)
+    gpu.clear_caches()
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+@needs_stand_in
+def test_a_unet_training_step_launches_at_most_600_device_calls():
+    # issue 13's target for U-Net base 16, depth 4, Adam, ce+dice (launches do not depend on the image size)
+    import gpu_calls
+    phases = gpu_calls.measure(batch=2, size=16, base=16, depth=4)
+    calls, launches, syncs, uploads = phases["training step (total)"]
+    assert launches <= 600 and syncs == 1
+    assert phases["optimiser step"][1] == 2          # all 64 parameter tensors in one kernel (+ the concatenation)

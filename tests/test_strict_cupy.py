@@ -608,13 +608,30 @@ def test_elementwise_kernel_runs_its_operation():
 @pytest.mark.parametrize("args, error", [
     (lambda g: (g, 0.1, dev(np.zeros(3))), "Type is mismatched"),            # float64 out for T
     (lambda g: (g.get(), 0.1, dev(np.zeros(3, np.float32))), "Unsupported type"),
-    (lambda g: (g, 0.1), "pass the output arrays"),
+    (lambda g: (1.0, 0.1), "output shape"),                                 # nothing to allocate from
 ])
 def test_elementwise_kernel_checks_its_arguments(args, error):
     k = cp.ElementwiseKernel("T g, T lr", "T p", "p -= lr * g", "k")
     g = dev(np.ones(3, np.float32))
-    with pytest.raises((TypeError, NotImplementedError), match=error):
+    with pytest.raises((TypeError, NotImplementedError, ValueError), match=error):
         k(*args(g))
+
+
+def test_elementwise_kernel_allocates_omitted_outputs_in_the_one_call():
+    # CuPy: outputs may be omitted; they get the inputs' broadcast shape and the bound dtype
+    k = cp.ElementwiseKernel("T x, T b, float32 s", "T y, int64 i, float64 d",
+                             "y = x + b; i = (x > b) ? 1 : 0; d = s * x", "alloc")
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.array([[1.0], [4.0]], np.float32)
+    with strict_cupy.counting() as c:
+        y, i, d = k(dev(x), dev(b), 2.0)
+    assert c["calls"] == 1
+    assert (y.shape, y.dtype, i.dtype, d.dtype) == ((2, 3), np.float32, np.int64, np.float64)
+    np.testing.assert_array_equal(y.get(), x + b)
+    np.testing.assert_array_equal(i.get(), (x > b).astype(np.int64))
+    np.testing.assert_array_equal(d.get(), 2.0 * x)
+    with pytest.raises(TypeError, match="cannot be determined"):
+        cp.ElementwiseKernel("float32 x", "T y", "y = x", "k")(dev(x))
 
 
 def test_elementwise_kernel_refuses_what_it_cannot_read():
@@ -636,3 +653,25 @@ def test_elementwise_kernel_ternary_and_logic_follow_c():
     wins = [bb > aa or np.isnan(bb) for aa, bb in zip(a, b)]  # C semantics, element by element
     np.testing.assert_array_equal(y.get(), [bb if w else aa for aa, bb, w in zip(a, b, wins)])
     np.testing.assert_array_equal(i.get(), [11 if w else 10 for w in wins])
+
+
+def test_a_view_call_that_has_to_copy_counts_as_a_launch():
+    a = dev(np.arange(12, dtype=np.float32).reshape(3, 4))
+    with strict_cupy.counting() as c:
+        a.reshape(4, 3)                      # contiguous: a view
+        a.T.reshape(-1)                      # transposed: CuPy copies (a kernel)
+    assert c["calls"] == 2 and c["views"] == 1    # (.T is an attribute, not a call)
+    assert strict_cupy.by_name["cupy.ndarray.reshape:copy"] == 1 and strict_cupy.by_name["cupy.ndarray.reshape"] == 1
+
+
+def test_a_call_that_gives_back_its_argument_launches_nothing():
+    a = dev(np.arange(12, dtype=np.float32).reshape(3, 4))
+    with strict_cupy.counting() as c:
+        assert a.astype(np.float32, copy=False) is a           # CuPy: the same array, no kernel
+        assert cp.ascontiguousarray(a) is a
+        b = a.astype(np.float64, copy=False)                     # a cast: a kernel
+        cp.ascontiguousarray(a.T)                                # a copy: a kernel
+    assert b.dtype == np.float64
+    assert c["calls"] == 4 and c["views"] == 2
+    assert strict_cupy.by_name["cupy.ndarray.astype:no-op"] == 1 and strict_cupy.by_name["cupy.ndarray.astype"] == 1
+    assert strict_cupy.by_name["cupy.ascontiguousarray:no-op"] == 1

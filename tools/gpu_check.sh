@@ -114,7 +114,7 @@ stage calls   calls.txt   40  "$PY" benchmarks/gpu_calls.py
 # ---- key figures
 {
     echo "---- key figures"
-    grep -h "verdict\|U-Net step\|GPU 0" "$OUT/doctor.txt" | head -n 4
+    grep -h "verdict\|U-Net step\|GPU 0\|workspace" "$OUT/doctor.txt" | head -n 5
     tail -n 1 "$OUT/tests.txt"
     grep -h "U-Net step" "$OUT/bench.txt"
     grep -h "training step (total)\|validation, each further" "$OUT/calls.txt"

@@ -10,9 +10,49 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..autograd import Function, ReLU, Sigmoid, Tanh, Tensor, relu, sigmoid, tanh  # noqa: F401
+from .. import backend, kernels
+from ..autograd import Function, ReLU, Sigmoid, Tanh, Tensor, sigmoid, tanh  # noqa: F401
+from ..autograd import relu as relu_readable
 from ..backend import array_module, device_of
 from ..checks import check_float
+from .norm import BatchNorm
+
+
+class ReLUFused(Function):
+    """``ReLU`` (y = a·(a > 0), dL/da = g·(a > 0)) as one GPU kernel each way (``kernels.relu_*``),
+    same values; the mask is read back from y, which the next layer keeps anyway."""
+    def forward(self, a):
+        self.y = kernels.relu_forward(a)
+        return self.y
+
+    def backward(self, g): return kernels.relu_backward(g, self.y)
+
+
+class ReLUAfterBatchNorm(Function):
+    """``ReLU`` of a fused BatchNorm's output on the GPU: its values were written by the
+    BatchNorm kernel (no launch here); backward is one kernel that also hands g·x̂ to the
+    BatchNorm's backward (``minifcn.kernels``, "BatchNorm → ReLU")."""
+    def __init__(self, bn):
+        self.bn = bn
+
+    def forward(self, a):
+        self.y, self.bn.relu_out = self.bn.relu_out, None   # taken: one consumer only
+        return self.y
+
+    def backward(self, g): return kernels.relu_after_batchnorm_backward(g, self.y, self.bn)
+
+
+def relu(x: Tensor) -> Tensor:
+    """y = max(x, 0): ``autograd.relu`` (the readable ReLU), or on a GPU with fused kernels
+    (``minifcn.kernels.enabled``) the same values in one launch each way (``ReLUFused``), or
+    none forward when x comes straight from a fused batch norm (``ReLUAfterBatchNorm``)."""
+    data = x.data if isinstance(x, Tensor) else x
+    if backend.is_array(data) and kernels.enabled(array_module(data)) and data.dtype.kind == "f":
+        bn = x.creator if isinstance(x, Tensor) else None
+        if isinstance(bn, BatchNorm) and getattr(bn, "relu_out", None) is not None:
+            return ReLUAfterBatchNorm(bn)(x)
+        return ReLUFused()(x)
+    return relu_readable(x)
 
 
 class LeakyReLU(Function):

@@ -17,10 +17,12 @@ in-place GEMMs, depthwise by shifted multiply-adds), asked first by each functio
 What is tuned, and why:
 
 - **Chunks.** The columns are KH·KW times larger than the input, so the batch is processed
-  in chunks whose column buffer stays below ``workspace_limit`` bytes (one image is never
-  split). ``convolve`` hands its columns on only when the whole batch fitted in one chunk.
+  in chunks whose column buffer stays below ``limit_for(xp)`` bytes (one image is never
+  split): 256 MiB on the CPU, a share of the free memory on a GPU (``gpu.workspace_budget``),
+  or ``workspace_limit`` when set. ``convolve`` hands its columns on only when the whole
+  batch fitted in one chunk.
 - **Kept columns.** Handing them to ``weight_grad`` saves one im2col (a memory-bound
-  copy) in backward, at the price of holding up to ``workspace_limit`` bytes per layer
+  copy) in backward, at the price of holding up to one budget of bytes per layer
   until backward; ``keep_columns = False`` recomputes them (big networks short of memory).
 - **One scratch buffer** per dtype and device receives the columns that are not kept,
   reused from call to call: a fresh 100 MiB array costs a page fault per 4 KiB page when
@@ -40,7 +42,10 @@ from . import fastconv
 from .im2col import WindowGeometry, col2im, windows
 
 # Largest column buffer (bytes) built at once; bigger batches are processed in chunks.
-workspace_limit = 256 * 2**20
+# None: CPU_WORKSPACE on the CPU, gpu.workspace_budget (from the device's free memory) on a GPU;
+# a number of bytes: that, on every device.
+workspace_limit: int | None = None
+CPU_WORKSPACE = 256 * 2**20
 # Keep conv2d's forward columns for backward when they fit in one chunk (else recompute).
 keep_columns = True
 # The largest column buffer (bytes) built since the last reset_workspace_peak().
@@ -89,9 +94,20 @@ def _im2col(x: Any, geo: WindowGeometry, out: Any = None) -> Any:
     return cols
 
 
-def _spans(n: int, bytes_per_image: int) -> list[tuple[int, int]]:
-    """Split range(n) into equal chunks whose column buffer fits ``workspace_limit``."""
-    per = max(1, workspace_limit // max(1, bytes_per_image))
+def limit_for(xp: Any) -> int:
+    """The column budget in bytes for arrays of ``xp``: ``workspace_limit`` when set, else
+    ``CPU_WORKSPACE`` for NumPy and ``gpu.workspace_budget`` (per device) for CuPy."""
+    if workspace_limit is not None:
+        return int(workspace_limit)
+    if not hasattr(xp, "cuda"):
+        return CPU_WORKSPACE
+    from .. import gpu
+    return gpu.workspace_budget(xp)
+
+
+def _spans(n: int, bytes_per_image: int, xp: Any = None) -> list[tuple[int, int]]:
+    """Split range(n) into equal chunks whose column buffer fits ``limit_for(xp)``."""
+    per = max(1, limit_for(xp) // max(1, bytes_per_image))
     count = -(-n // per)
     size = -(-n // count)
     return [(a, min(a + size, n)) for a in range(0, n, size)]
@@ -123,14 +139,18 @@ def convolve(x: Any, w: Any, geo: WindowGeometry, keep_cols: bool = False) -> tu
     xp, G, (OH, OW) = array_module(x), geo.groups, geo.out_size
     N, C_out = x.shape[0], w.shape[0]
     wg = w.reshape(G, C_out // G, -1)                                  # (G, C_out/G, C/G·KH·KW)
-    y = xp.empty((N, C_out, OH, OW), dtype=x.dtype)
-    spans = _spans(N, _col_bytes(w, geo))
+    spans = _spans(N, _col_bytes(w, geo), xp)
     keep = keep_cols and keep_columns and len(spans) == 1
+    y = xp.empty((N, C_out, OH, OW), dtype=x.dtype) if len(spans) > 1 else None
     for a, b in spans:
         out = None if keep else _workspace(xp, _col_shape(w, geo, b - a), x.dtype)
         cols = _im2col(x[a:b], geo, out=out)                           # (C·KH·KW, n·OH·OW)
         yg = xp.matmul(wg, cols.reshape(G, -1, cols.shape[1]))         # one GEMM per group
-        y[a:b] = yg.reshape(C_out, b - a, OH, OW).transpose(1, 0, 2, 3)
+        yg = yg.reshape(C_out, b - a, OH, OW).transpose(1, 0, 2, 3)
+        if y is None:                                                  # one chunk: one copy, no empty
+            y = xp.ascontiguousarray(yg)
+        else:
+            y[a:b] = yg
     return y, (cols if keep else None)
 
 
@@ -142,7 +162,7 @@ def convolve_adjoint(y: Any, w: Any, geo: WindowGeometry) -> Any:
     N, C_out, C = y.shape[0], w.shape[0], w.shape[1] * geo.groups
     wgT = w.reshape(G, C_out // G, -1).transpose(0, 2, 1)              # (G, C/G·KH·KW, C_out/G)
     parts = []
-    for a, b in _spans(N, _col_bytes(w, geo)):
+    for a, b in _spans(N, _col_bytes(w, geo), xp):
         rows = _rows(y[a:b]).reshape(G, C_out // G, -1)                # (G, C_out/G, n·OH·OW)
         cols = _workspace(xp, (G, wgT.shape[1], rows.shape[2]), y.dtype)
         xp.matmul(wgT, rows, out=cols)                                 # (G, C/G·KH·KW, n·OH·OW)
@@ -159,10 +179,18 @@ def weight_grad(x: Any, y: Any, w: Any, geo: WindowGeometry, cols: Any = None) -
     if cols is None and fastconv.choose("weight_grad", x, w, geo):
         return fastconv.weight_grad(x, y, geo)
     xp, G, C_out = array_module(x), geo.groups, w.shape[0]
-    gwT = xp.zeros((G, w[0].size, C_out // G), dtype=x.dtype)         # (G, C/G·KH·KW, C_out/G)
-    spans = [(0, x.shape[0])] if cols is not None else _spans(x.shape[0], _col_bytes(w, geo))
+    # on a GPU dW itself (G, C_out/G, C/G·KH·KW), contiguous in w's layout (cuBLAS takes either
+    # orientation; the optimiser then reads it without a copy); on the CPU dWᵀ (see above)
+    as_w = hasattr(xp, "cuda")
+    gw = None
+    spans = [(0, x.shape[0])] if cols is not None else _spans(x.shape[0], _col_bytes(w, geo), xp)
     for a, b in spans:
         c = cols if cols is not None else _im2col(x[a:b], geo, out=_workspace(xp, _col_shape(w, geo, b - a), x.dtype))
         rows = _rows(y[a:b]).reshape(G, C_out // G, -1)                # (G, C_out/G, n·OH·OW)
-        gwT += xp.matmul(c.reshape(G, -1, c.shape[1]), rows.transpose(0, 2, 1))
-    return gwT.transpose(0, 2, 1).reshape(w.shape)
+        c = c.reshape(G, -1, c.shape[1])
+        part = xp.matmul(rows, c.transpose(0, 2, 1)) if as_w else xp.matmul(c, rows.transpose(0, 2, 1))
+        if gw is None:                                                 # the first chunk: no zeros + add
+            gw = part
+        else:
+            gw += part
+    return (gw if as_w else gw.transpose(0, 2, 1)).reshape(w.shape)

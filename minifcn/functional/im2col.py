@@ -106,8 +106,9 @@ def col2im(cols: Any, x_shape: tuple, kernel: Pair, stride: Pair = (1, 1),
     OH, OW = out_size or (window_count(H, KH, SH, (PT, PB), DH), window_count(W, KW, SW, (PL, PR), DW))
     if kernels.col2im_applies(cols, stride, dilation, (KH, KW), out_size, (OH, OW)) and \
             (H + PT + PB, W + PL + PR) == (OH + KH - 1, OW + KW - 1):   # GPU, stride 1: one fused kernel
-        out = kernels.col2im_stride1(cols, (C, KH, KW, N, OH, OW), (H + PT + PB, W + PL + PR))
-        return xp.ascontiguousarray(out[:, :, PT:PT + H, PL:PL + W].transpose(1, 0, 2, 3))
+        return kernels.col2im_stride1(cols, (C, KH, KW, N, OH, OW), padding, (H, W))
+    if kernels.col2im_disjoint_applies(cols, stride, dilation, (KH, KW), padding):   # GPU, no overlap: one kernel
+        return kernels.col2im_disjoint(cols, (C, KH, KW, N, OH, OW), stride, (H, W))
     cols = cols.reshape(C, KH, KW, N, OH, OW)
     # accumulate in (C, N, H, W) order, the order of the columns, then transpose once
     out = xp.zeros((C, N, H + PT + PB, W + PL + PR), dtype=cols.dtype)

@@ -10,7 +10,7 @@ from typing import Any
 from .. import backend
 from .. import kernels
 from . import fastnorm
-from ..autograd import Function, Tensor, as_tensor
+from ..autograd import Function, Tensor, as_tensor, is_grad_enabled
 from ..checks import check_float, unwrap
 
 
@@ -28,8 +28,8 @@ class BatchNorm(Function):
         self.mean, self.var, self.eps = mean, var, eps  # mean, var None: use the batch's
 
     def forward(self, x, weight, bias):
-        if kernels.batchnorm_applies(x):                       # GPU: x̂ and y in one fused kernel
-            return kernels.batchnorm_forward(self, x, weight, bias)
+        if kernels.batchnorm_applies(x):                       # GPU: y (and relu(y)) in one fused kernel
+            return kernels.batchnorm_forward(self, x, weight, bias, relu_ahead=is_grad_enabled())
         if fastnorm.applies(x):                                # CPU: the same, in fewer passes
             return fastnorm.forward(self, x, weight, bias)
         xp = backend.array_module(x)

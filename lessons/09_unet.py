@@ -1,6 +1,11 @@
 # %% [markdown]
 # # Lesson 9 — U-Net: an encoder, a decoder, and the skips between them
 #
+# **This lesson covers:** U-Net's contracting and expanding paths; skip connections by
+# concatenation; "works with few training images"; valid convolutions, 572 → 388 and
+# crop-and-concat; overlap-tile; U-Net beyond segmentation (a trained 2× super-resolution
+# U-Net against nearest and bilinear upsampling, over three seeds).
+#
 # A down/up-sampling network (lesson 3) is cheap, but its bottleneck has thrown away the
 # *where*: after $d$ poolings of stride 2, each bottleneck cell stands for a
 # $2^d \times 2^d$ block of pixels, and upsampling alone cannot say which pixels of the
@@ -18,11 +23,6 @@
 # This lesson builds a small U-Net, trains it briefly, looks at its predictions, and then
 # runs the **ablation** that shows what the skips are for: the same network without them,
 # from the same random seed, trained on the same batches for the same steps.
-#
-# *Lecture slides covered:* U-Net's contracting and expanding paths; skip connections by
-# concatenation; "works with few training images"; valid convolutions, 572 → 388 and
-# crop-and-concat; overlap-tile; U-Net beyond segmentation (a trained 2× super-resolution
-# U-Net against nearest and bilinear upsampling, over three seeds).
 
 # %%
 import numpy as np
@@ -366,7 +366,7 @@ print(f"U-Net (residual on bilinear, {SR_STEPS} steps), seeds {SR_SEEDS}: {np.ro
       f"mean {psnr_unet.mean():.2f}, spread {np.ptp(psnr_unet):.2f}; worst seed vs bilinear "
       f"{psnr_unet.min() - psnr_base['bilinear']:+.2f} dB")
 assert psnr_base["bilinear"] > psnr_base["nearest"]                    # interpolating beats copying
-assert psnr_unet.min() > psnr_base["bilinear"] + 1.0      # slide: unet-superres (every seed, by > 1 dB)
+assert psnr_unet.min() > psnr_base["bilinear"] + 1.0      # every seed, by more than 1 dB
 better = np.mean([(psnr(out, sr_test) > psnr(sr_baselines["bilinear"], sr_test)).mean() for out in sr_unet])
 print(f"test images where the U-Net beats bilinear: {better:.0%} (over the three seeds)")
 assert better > 0.9

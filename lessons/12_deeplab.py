@@ -1,6 +1,12 @@
 # %% [markdown]
 # # Lesson 12 — DeepLab: atrous convolution, separable convolution, ASPP
 #
+# **This lesson covers:** atrous (dilated) convolution and its receptive field "at no
+# extra cost"; depthwise-separable convolution; ASPP; the DeepLabv3+ encoder–decoder; the
+# receptive field as the context a pixel's label can use (lessons 1 and 2); a DeepLab that
+# is trained, and whether ASPP's multi-scale rates help (section 6, over three seeds);
+# ASPP's multi-scale benefit on a task that needs it (section 7: the class is the size).
+#
 # To label a pixel a network must see its **context**: is this grey patch road or
 # sky? FCN and U-Net get context by downsampling (each pooling doubles how far later
 # layers see) and then upsample back, losing detail on the way. DeepLab (Chen et al.)
@@ -15,12 +21,6 @@
 #
 # This lesson computes and *asserts* each receptive field and parameter count, then puts
 # the pieces together in a small DeepLabv3+ (`minifcn.models.DeepLabV3Plus`).
-#
-# *Lecture slides covered:* atrous (dilated) convolution and its receptive field "at no
-# extra cost"; depthwise-separable convolution; ASPP; the DeepLabv3+ encoder–decoder;
-# the receptive field as the context a pixel's label can use (lessons 1 and 2); a DeepLab
-# that is trained, and whether ASPP's multi-scale rates help (section 6, over three seeds);
-# ASPP's multi-scale benefit on a task that needs it (section 7: the class is the size).
 
 # %%
 import numpy as np
@@ -569,7 +569,7 @@ macs_sz = {name: count_macs(m, (3, DL_SIZE, DL_SIZE)) for name, m in nets_sz.ite
 print(f"receptive fields {fields_sz}; parameters {params_sz}; conv multiply-adds {macs_sz}")
 assert fields_sz == {"rates 1,1,1": 7, "rates 2,4,6": 27}
 assert fields_sz["rates 1,1,1"] < 2 * 4 and fields_sz["rates 2,4,6"] > 2 * 13   # below the smallest disc, above the largest
-assert len(set(params_sz.values())) == 1 and len(set(macs_sz.values())) == 1     # slide: aspp-free
+assert len(set(params_sz.values())) == 1 and len(set(macs_sz.values())) == 1     # equal parameters, equal multiply-adds
 sz_runs = {name: [train_sizes(r, s) for s in SZ_SEEDS] for name, r in SZ_RATES.items()}
 sz_miou = {name: np.array([run[1] for run in runs]) for name, runs in sz_runs.items()}
 for name, runs in sz_runs.items():
@@ -579,7 +579,7 @@ for name, runs in sz_runs.items():
 worst_aspp, best_single = sz_miou["rates 2,4,6"].min(), sz_miou["rates 1,1,1"].max()
 print(f"worst seed of rates 2,4,6: {worst_aspp:.3f}; best seed of rates 1,1,1: {best_single:.3f}; "
       f"margin {worst_aspp - best_single:+.3f}")
-assert worst_aspp > best_single + 0.2        # slide: aspp-multiscale (every seed, by a wide margin)
+assert worst_aspp > best_single + 0.2        # every seed, by a wide margin
 assert worst_aspp > 0.75                     # and the wide rates really solve the task
 
 # %% [markdown]

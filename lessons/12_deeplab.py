@@ -614,9 +614,9 @@ assert worst_aspp > 0.7                         # and the wide rates really solv
 # what a 7-px window shows — near an edge it says "small", away from edges "large" — so
 # every disc comes out as a large core in a small rim; a 27-px field reaches the edge of
 # either disc and labels each one whole. (Seeds 3 to 7 keep the same ordering at every
-# stopping point: with `SZ_SEEDS = tuple(range(8))`, about 25 s more, the first and the
-# last assertion still hold. The middle one then fails by a hair, a gap of 0.245 against a
-# spread of 0.249: with more seeds the narrow rates' spread grows. A spread describes the
+# stopping point: with `SZ_SEEDS = tuple(range(8))`, about 25 s more, the first assertion
+# still holds, but the next one fails by a hair, a gap of 0.245 against a spread of
+# 0.249: with more seeds the narrow rates' spread grows. A spread describes the
 # seeds you ran, not the method.) Section 6's honest
 # "no gain" and this clear gain are the same lesson: extra rates help exactly when the
 # context the label needs lies beyond the narrower branches — and no further than the

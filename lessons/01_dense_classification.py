@@ -1,6 +1,10 @@
 # %% [markdown]
 # # Lesson 1 — Segmentation as dense classification
 #
+# **This lesson covers:** semantic segmentation as classification of every pixel; label
+# map, binary masks and one-hot targets; "a single pixel cannot be classified without
+# context" (shown on same-coloured shapes).
+#
 # Image *classification* gives one label to a whole image: "this is a cat".
 # Semantic *segmentation* gives a label to **every pixel**: "these pixels are cat, those
 # are grass". So segmentation is classification done densely: an image of $H \times W$
@@ -9,10 +13,6 @@
 # This lesson sets up the three ways we write the answer down — a **label map**,
 # **binary masks**, and a **one-hot** stack — and shows what a network's output looks like:
 # a **classifier at every pixel** (scores → softmax → argmax).
-#
-# *Lecture slides covered:* semantic segmentation as classification of every pixel; label
-# map, binary masks and one-hot targets; "a single pixel cannot be classified without
-# context" (shown on same-coloured shapes).
 
 # %%
 import numpy as np

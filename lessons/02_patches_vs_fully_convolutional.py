@@ -1,6 +1,10 @@
 # %% [markdown]
 # # Lesson 2 — Why not classify patches?
 #
+# **This lesson covers:** "classify each pixel from a patch around it"; "the patch
+# classifier is inefficient: overlapping patches, shared computation"; "how to select the
+# patch size?"; "dense layers as convolutions" (the fully convolutional network).
+#
 # Lesson 1 ended with a wish: the label of pixel $(h, w)$ should depend on a *window*
 # around it, not on the pixel alone. The first idea that comes to mind is a
 # **sliding-window patch classifier**:
@@ -15,10 +19,6 @@
 # run once over the whole (padded) image — **fully convolutionally** — gives *exactly* the
 # same per-pixel outputs, and counts how much work that saves. At the end it measures the
 # lecture's question "how to select the patch size?" on shapes whose class is in the shape.
-#
-# *Lecture slides covered:* "classify each pixel from a patch around it"; "the patch
-# classifier is inefficient: overlapping patches, shared computation"; "how to select the
-# patch size?"; "dense layers as convolutions" (the fully convolutional network).
 
 # %%
 import time

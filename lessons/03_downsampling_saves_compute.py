@@ -1,6 +1,10 @@
 # %% [markdown]
 # # Lesson 3 — Downsampling saves compute
 #
+# **This lesson covers:** "full-resolution layers are expensive"; "downsample inside,
+# upsample at the end" (the encoder–decoder); receptive field growing with each level;
+# strided convolution vs pooling for downsampling.
+#
 # Lesson 2 turned a patch classifier into one fully convolutional pass. But that network
 # still works at (nearly) **full resolution** in every layer. A segmentation network for
 # a $128 \times 128$ image that keeps every feature map $128 \times 128$ pays for every
@@ -11,10 +15,6 @@
 # input's size for the per-pixel output. This lesson counts, layer by layer, what each
 # design costs in arithmetic (FLOPs) and in memory for the activations — and checks the
 # counts against a real forward pass.
-#
-# *Lecture slides covered:* "full-resolution layers are expensive"; "downsample inside,
-# upsample at the end" (the encoder–decoder); receptive field growing with each level;
-# strided convolution vs pooling for downsampling.
 
 # %%
 import time

@@ -1,6 +1,9 @@
 # %% [markdown]
 # # Lesson 4 — Unpooling
 #
+# **This lesson covers:** "unpooling: nearest neighbour, bed of nails"; "max unpooling
+# remembers the positions of max pooling"; SegNet's encoder–decoder with pooling indices.
+#
 # A segmentation network that pools its way down to a small feature map must come back up
 # to the input's size, because it owes one label per pixel. The simplest way up has **no
 # parameters at all**: *unpooling*, the mirror image of pooling. The lecture shows three
@@ -12,9 +15,6 @@
 #    zeros elsewhere — the pooling has to remember those positions.
 #
 # SegNet builds a whole decoder from the third kind. We check every grid the lecture draws.
-#
-# *Lecture slides covered:* "unpooling: nearest neighbour, bed of nails"; "max unpooling
-# remembers the positions of max pooling"; SegNet's encoder–decoder with pooling indices.
 
 # %%
 import numpy as np

@@ -1,6 +1,10 @@
 # %% [markdown]
 # # Lesson 5 — Transposed convolution
 #
+# **This lesson covers:** "transposed convolution = multiplication by $C^\top$"; 1-D and
+# 2-D convolution matrices; "a learnable upsampling: each input stamps the kernel"; "not
+# an inverse"; checkerboard artefacts; bilinear upsampling as a fixed kernel.
+#
 # Unpooling (lesson 4) enlarges a feature map by a fixed rule. A **transposed
 # convolution** enlarges it with a rule the network *learns*: it has a kernel, like a
 # convolution, and its weights are trained with everything else. FCN, U-Net and most
@@ -13,10 +17,6 @@
 # transpose does to a picture: every input pixel stamps a scaled copy of the kernel into
 # the output, the stamps overlap and add up, it is **not** an inverse, it can draw
 # **checkerboards**, and with the right kernel it is exactly **bilinear upsampling**.
-#
-# *Lecture slides covered:* "transposed convolution = multiplication by $C^\top$"; 1-D and
-# 2-D convolution matrices; "a learnable upsampling: each input stamps the kernel";
-# "not an inverse"; checkerboard artefacts; bilinear upsampling as a fixed kernel.
 
 # %%
 import numpy as np

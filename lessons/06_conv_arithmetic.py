@@ -1,6 +1,11 @@
 # %% [markdown]
 # # Lesson 6 — Convolution arithmetic
 #
+# **This lesson covers:** output sizes of convolution, pooling, transposed convolution and
+# dilation (Dumoulin & Visin's relationships 1–15); d2l's stride-1 $2 \times 2$ example;
+# "deconvolution" as a misnomer; the lecture's "unitary stride" slip; `padding="same"`;
+# receptive field.
+#
 # A fully convolutional network must give back a label map the size of its input, and a
 # U-Net's skip connections only work when the encoder's and the decoder's feature maps
 # have the same size. So we must know, for every layer, **how big its output is**.
@@ -9,11 +14,6 @@
 # this with a short list of numbered relationships. This lesson goes through all of them,
 # draws each one, and checks every formula against the shape that `minifcn`'s real
 # operations produce.
-#
-# *Lecture slides covered:* output sizes of convolution, pooling, transposed convolution
-# and dilation (Dumoulin & Visin's relationships 1–15); d2l's stride-1 $2 \times 2$
-# example; "deconvolution" as a misnomer; the lecture's "unitary stride" slip; `padding="same"`;
-# receptive field.
 #
 # The two spatial axes never interact, so everything is arithmetic along **one axis**:
 #

@@ -1,13 +1,16 @@
 # %% [markdown]
 # # Lesson 7 — Losses for segmentation, and class imbalance
 #
+# **This lesson covers:** pixel-wise cross-entropy $-\sum_k y_k \log \hat y_k$; class
+# imbalance and weighted cross-entropy; soft Dice loss; focal loss.
+#
 # A segmentation network outputs, for every pixel, one score per class. The **loss** turns
 # the scores and the true label map into one number that training makes small. The loss
 # decides *what the network cares about*, and that matters most when the classes are
 # unbalanced: in a medical scan the lesion may cover 1 % of the pixels, in a street scene
 # the traffic sign 0.1 %.
 #
-# This lesson covers
+# Step by step, it builds
 #
 # 1. **pixel-wise cross-entropy**, the default;
 # 2. why it neglects a rare class, and **class weights** as the first fix;
@@ -16,9 +19,6 @@
 #
 # and then trains the same tiny network with each loss on an unbalanced toy problem, to
 # *measure* which ones find the rare class.
-#
-# *Lecture slides covered:* pixel-wise cross-entropy $-\sum_k y_k \log \hat y_k$; class
-# imbalance and weighted cross-entropy; soft Dice loss; focal loss.
 
 # %%
 import numpy as np

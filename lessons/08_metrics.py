@@ -1,6 +1,10 @@
 # %% [markdown]
 # # Lesson 8 — Metrics: how good is a segmentation?
 #
+# **This lesson covers:** pixel accuracy and class imbalance; DSC $= 2TP/(2TP+FP+FN)$; IoU
+# (Jaccard) and its relation to Dice; Hausdorff distance from the directed $h(X, Y)$, and
+# HD95.
+#
 # A loss is what training minimises; a **metric** is what we report. This lesson asks
 # which number to trust:
 #
@@ -11,10 +15,6 @@
 #    between them.
 # 3. The **Hausdorff distance**, which scores the *boundary*: two predictions can overlap
 #    the object equally well and still differ badly in shape.
-#
-# *Lecture slides covered:* pixel accuracy and class imbalance; DSC $= 2TP/(2TP+FP+FN)$;
-# IoU (Jaccard) and its relation to Dice; Hausdorff distance from the directed $h(X, Y)$,
-# and HD95.
 
 # %%
 import numpy as np

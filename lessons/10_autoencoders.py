@@ -1,6 +1,10 @@
 # %% [markdown]
 # # Lesson 10 — Autoencoders: compress, then denoise
 #
+# **This lesson covers:** autoencoder $g(f(x)) \approx x$; the bottleneck and its
+# compression ratio (a trained 16-fold bottleneck against PCA and block averages of the
+# same size); denoising autoencoders; corruption by noise or masking.
+#
 # An **autoencoder** is an encoder–decoder network trained to give back its own input:
 #
 # $$x \;\xrightarrow{\text{encoder } f}\; z = f(x) \;\xrightarrow{\text{decoder } g}\;
@@ -17,10 +21,6 @@
 #
 # The same encoder–decoder shape is the skeleton of every segmentation network in this
 # course; here its target is an image instead of a label map.
-#
-# *Lecture slides covered:* autoencoder $g(f(x)) \approx x$; the bottleneck and its
-# compression ratio (a trained 16-fold bottleneck against PCA and block averages of the
-# same size); denoising autoencoders; corruption by noise or masking.
 
 # %%
 import numpy as np

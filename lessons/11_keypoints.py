@@ -1,6 +1,10 @@
 # %% [markdown]
 # # Lesson 11 — Keypoints: heatmaps vs direct coordinate regression
 #
+# **This lesson covers:** keypoint estimation; heatmap regression with Gaussian targets vs
+# direct coordinate regression; U-Net beyond segmentation (dense outputs that are not
+# class labels).
+#
 # A **keypoint** is a point of interest with a name: the left eye, the tip of a finger,
 # a corner of a building. Finding $K$ keypoints means predicting $K$ positions
 # $(r_k, c_k)$ (row, column) per image. Two ways:
@@ -16,10 +20,6 @@
 #
 # We train both on the same toy problem, with matched parameter counts, and compare their
 # pixel errors.
-#
-# *Lecture slides covered:* keypoint estimation; heatmap regression with Gaussian targets
-# vs direct coordinate regression; U-Net beyond segmentation (dense outputs that are not
-# class labels).
 
 # %%
 import numpy as np

@@ -1,6 +1,9 @@
 # %% [markdown]
 # # Lesson 13 — Touching objects: the border weight map, elastic deformations, object scores
 #
+# **This lesson covers:** U-Net's biomedical origin (touching cells, few training images);
+# the weighted loss that separates touching objects; elastic deformations as augmentation.
+#
 # The U-Net paper (Ronneberger, Fischer & Brox, 2015) was not about shapes in colour: it was
 # about **cells in microscopy that touch**, with only a few dozen labelled images. Two
 # touching cells are two objects, and the only thing that says so in the label is a
@@ -13,9 +16,6 @@
 #    $w(x) = w_c(x) + w_0 \exp\!\big(-(d_1(x) + d_2(x))^2 / 2\sigma^2\big)$;
 # 2. **elastic deformations**, to get more out of few training images;
 # 3. and — to see the difference at all — **object scores**: count cells, not pixels.
-#
-# *Lecture slides covered:* U-Net's biomedical origin (touching cells, few training images);
-# the weighted loss that separates touching objects; elastic deformations as augmentation.
 
 # %%
 import numpy as np

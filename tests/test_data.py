@@ -18,7 +18,7 @@ from PIL import Image
 from conftest import to_xp
 from minifcn import backend
 from minifcn.data import (ArrayDataset, Compose, DataError, DataLoader, FolderDataset,
-                          SyntheticDenoising, SyntheticKeypoints, SyntheticShapes, Subset,
+                          SyntheticDenoising, SyntheticKeypoints, SyntheticShapes, SyntheticSizes, Subset,
                           keypoint_heatmaps, load_palette, random_crop, random_flip,
                           random_rot90, random_split, rot90, save_image_png, save_mask_png,
                           write_example_folder)
@@ -30,6 +30,7 @@ MAKERS = {
     "shapes": lambda seed: SyntheticShapes(6, image_size=32, seed=seed),
     "keypoints": lambda seed: SyntheticKeypoints(6, image_size=32, seed=seed),
     "denoising": lambda seed: SyntheticDenoising(6, image_size=32, seed=seed),
+    "sizes": lambda seed: SyntheticSizes(6, image_size=32, seed=seed, radii=((2, 3), (5, 7))),
 }
 
 
@@ -196,6 +197,55 @@ def test_same_colour_keeps_the_shapes_and_paints_every_kind_alike():
 def test_shapes_bad_arguments(bad, match):
     with pytest.raises(ValueError, match=match):
         SyntheticShapes(**bad)
+
+
+def test_sizes_class_is_the_disc_size_and_every_disc_is_whole_apart_and_same_coloured():
+    from scipy import ndimage
+    from minifcn.data.synthetic import COLOUR_JITTER, SAME_COLOUR
+    radii = ((4.0, 6.0), (10.0, 13.0))
+    ds = SyntheticSizes(24, image_size=64, seed=3, radii=radii, noise=0.0, texture=False)
+    images, masks = ds.arrays()
+    assert images.shape == (24, 3, 64, 64) and masks.shape == (24, 64, 64) and ds.num_classes == 3
+    seen = set()
+    for i in range(len(ds)):
+        shapes = ds.shapes(i)
+        components, count = ndimage.label(masks[i] > 0)
+        assert count == len(shapes) >= 2            # apart: one connected blob per disc
+        for s in shapes:
+            lo, hi = radii[s.label - 1]             # the class is the radius range
+            assert lo <= s.radius <= hi
+            seen.add(s.label)
+            blob = components == components[round(s.row), round(s.col)]
+            assert (masks[i][blob] == s.label).all()
+            # whole inside the image: as many pixels as a naive count of integer points in the disc
+            r, c = np.mgrid[-20:85, -20:85]
+            assert blob.sum() == ((r - s.row) ** 2 + (c - s.col) ** 2 <= s.radius ** 2).sum()
+    assert seen == {1, 2}
+    # same colour: every disc pixel is the base colour plus at most the jitter, whatever its size
+    means = []
+    for k in (1, 2):
+        pixels = images.transpose(1, 0, 2, 3)[:, masks == k]
+        assert (np.abs(pixels - SAME_COLOUR[:, None]) <= COLOUR_JITTER + 1e-6).all()
+        means.append(pixels.mean(axis=1))
+    assert np.abs(means[0] - means[1]).max() < 0.05
+    # the areas of the two classes do not overlap: pi (R - 1)^2 <= area <= pi (R + 1)^2
+    areas = {k: [(components == j).sum() for m in masks for components, n in [ndimage.label(m == k)]
+                 for j in range(1, n + 1)] for k in (1, 2)}
+    assert max(areas[1]) <= math.pi * 7 ** 2 < math.pi * 9 ** 2 <= min(areas[2])
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(n=4, radii=((4, 6), (30, 40))), r"radii=\(\(4, 6\), \(30, 40\)\) is not valid"),
+    (dict(n=4, radii=()), r"radii=\(\) is not valid"),
+    (dict(n=4, radii=((6, 4),)), r"radii=\(\(6, 4\),\) is not valid"),
+    (dict(n=4, radii=(3, 4)), r"radii=\(3, 4\) is not valid"),
+    (dict(n=4, max_per_class=0), r"max_per_class must be an integer >= 1, got 0"),
+    (dict(n=4, gap=-1.0), r"gap must be a number >= 0\.0, got -1\.0"),
+    (dict(n=4, channels=2), r"channels=2 is not valid"),
+])
+def test_sizes_bad_arguments(bad, match):
+    with pytest.raises(ValueError, match=match):
+        SyntheticSizes(**bad)
 
 
 def test_shapes_same_colour_must_be_a_bool():

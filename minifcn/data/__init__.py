@@ -10,11 +10,13 @@ from .folder import (DEFAULT_PALETTE, DataError, FolderDataset, load_palette, re
                      read_mask, save_image_png, save_mask_png, write_example_folder)
 from .loader import ArrayDataset, DataLoader, Subset, random_split
 from .synthetic import SHAPES, Shape, SyntheticDenoising, SyntheticKeypoints, SyntheticShapes
+from .synthetic import SyntheticSizes
 from ..heatmaps import keypoint_heatmaps
 
 __all__ = [
     "SHAPES", "Shape", "SyntheticShapes", "SyntheticKeypoints", "SyntheticDenoising",
     "keypoint_heatmaps",
+    "SyntheticSizes",
     "DataError", "FolderDataset", "DEFAULT_PALETTE", "load_palette", "read_image", "read_mask",
     "save_image_png", "save_mask_png", "write_example_folder",
     "ArrayDataset", "DataLoader", "Subset", "random_split",

@@ -328,3 +328,84 @@ class SyntheticDenoising(GeneratedDataset):
         rng = np.random.default_rng([self.seed, i, 1])  # a stream apart from the clean image's
         noisy = clean + self.noise * rng.standard_normal(clean.shape, dtype=np.float32)
         return noisy.astype(np.float32), clean
+
+
+class SyntheticSizes(GeneratedDataset):
+    """Same-colour discs whose class is their **size**: a task that needs context.
+
+    Item ``i`` is ``(image float32 (C, H, W), mask int64 (H, W))``. ``radii`` lists one
+    ``(min, max)`` range of radii in pixels per foreground class: a disc of class ``k``
+    (1 <= k <= len(radii)) has a radius drawn uniformly from ``radii[k - 1]``; background is
+    class 0. Every disc has the colour ``SAME_COLOUR`` (with the same jitter as
+    :class:`SyntheticShapes`), so neither a pixel's colour nor a small window inside a disc
+    tells its class: only a view wide enough to reach the disc's edge (its size) does.
+
+    Each image holds 1..``max_per_class`` discs of every class, placed whole inside the image
+    and apart (centres at least ``r1 + r2 + gap`` pixels from each other), largest class
+    first; a disc that finds no free place in 100 tries is left out. The background is the one
+    of :class:`SyntheticShapes` (``texture``), plus gaussian noise ``noise``; clipped to [0, 1].
+    """
+
+    def __init__(self, n: int, image_size: int = 64, seed: int = 0,
+                 radii: tuple = ((4.0, 6.0), (10.0, 13.0)), max_per_class: int = 2,
+                 gap: float = 2.0, noise: float = 0.1, texture: bool = True, channels: int = 3):
+        super().__init__(n, seed)
+        self.image_size = check_int("image_size", image_size, 8)
+        self.max_per_class = check_int("max_per_class", max_per_class, 1)
+        self.gap = check_float("gap", gap, 0.0)
+        self.noise = check_float("noise", noise, 0.0)
+        self.texture = bool(texture)
+        if channels not in (1, 3):
+            raise ValueError(f"channels={channels!r} is not valid; use 1 (grey) or 3 (RGB)")
+        self.channels = channels
+        ok = isinstance(radii, (tuple, list)) and len(radii) >= 1
+        if ok:
+            try:
+                ranges = [(float(lo), float(hi)) for lo, hi in radii]
+            except (TypeError, ValueError):
+                ok = False
+            else:
+                ok = all(1 <= lo <= hi <= image_size / 2 for lo, hi in ranges)
+        if not ok:
+            raise ValueError(f"radii={radii!r} is not valid; use one (min, max) per class with "
+                             f"1 <= min <= max <= image_size/2 = {image_size / 2}")
+        self.radii = tuple(ranges)
+        self.num_classes = len(self.radii) + 1
+        self._grid = grid(self.image_size)
+
+    def shapes(self, i: int) -> list[Shape]:
+        """The discs of item ``i`` (kind "disc", label = size class)."""
+        return self._shapes(self.rng(self._index(i)))
+
+    def _shapes(self, rng: np.random.Generator) -> list[Shape]:
+        size, placed = self.image_size, []
+        order = sorted(range(len(self.radii)), key=lambda k: -self.radii[k][1])   # largest first
+        counts = rng.integers(1, self.max_per_class + 1, len(self.radii))
+        for k in order:
+            for _ in range(counts[k]):
+                radius = rng.uniform(*self.radii[k])
+                for _try in range(100):
+                    row, col = rng.uniform(radius, size - 1 - radius, 2)
+                    if all(math.hypot(row - s.row, col - s.col) >= radius + s.radius + self.gap for s in placed):
+                        break
+                else:
+                    continue
+                colour = np.clip(SAME_COLOUR + rng.uniform(-COLOUR_JITTER, COLOUR_JITTER, 3), 0, 1)
+                placed.append(Shape("disc", k + 1, float(row), float(col), float(radius), 0.0,
+                                    tuple(float(c) for c in colour)))
+        return placed
+
+    def _item(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = self.rng(i)
+        rr, cc = self._grid
+        shapes = self._shapes(rng)
+        image = background(rng, rr, cc, self.texture)
+        mask = np.zeros(rr.shape, np.int64)
+        for s in shapes:
+            inside = shape_mask(s, rr, cc)
+            image = np.where(inside[None], np.asarray(s.colour, np.float32)[:, None, None], image)
+            mask[inside] = s.label
+        if self.channels == 1:
+            image = image.mean(axis=0, keepdims=True)
+        image = image + self.noise * rng.standard_normal(image.shape, dtype=np.float32)
+        return np.clip(image, 0, 1).astype(np.float32), mask

@@ -395,17 +395,4 @@ class SyntheticSizes(GeneratedDataset):
                                     tuple(float(c) for c in colour)))
         return placed
 
-    def _item(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        rng = self.rng(i)
-        rr, cc = self._grid
-        shapes = self._shapes(rng)
-        image = background(rng, rr, cc, self.texture)
-        mask = np.zeros(rr.shape, np.int64)
-        for s in shapes:
-            inside = shape_mask(s, rr, cc)
-            image = np.where(inside[None], np.asarray(s.colour, np.float32)[:, None, None], image)
-            mask[inside] = s.label
-        if self.channels == 1:
-            image = image.mean(axis=0, keepdims=True)
-        image = image + self.noise * rng.standard_normal(image.shape, dtype=np.float32)
-        return np.clip(image, 0, 1).astype(np.float32), mask
+    _item = SyntheticShapes._item          # painted exactly as SyntheticShapes paints its shapes

@@ -181,11 +181,18 @@ def test_fused_max_pool_is_one_kernel_each_way():
 @given(n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(1, 5), w=st.integers(2, 5), seed=st.integers(0, 2**16),
        affine=st.booleans(), training=st.booleans())
 def test_fused_batch_norm_equals_the_readable_one(monkeypatch, n, c, h, w, seed, affine, training):
-    from minifcn import functional as F
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((n, c, h, w)) * 3 + 1
-    g = rng.standard_normal((n, c, h, w))
     gamma, beta = rng.standard_normal(c) + 1, rng.standard_normal(c)
+    assert_bn_paths_agree(monkeypatch, rng, a, gamma, beta, affine, training, lambda F, y: y)
+
+
+def assert_bn_paths_agree(monkeypatch, rng, a, gamma, beta, affine, training, after, check=None):
+    """``after(F, batch_norm(a))`` on the CPU, on the device's readable path and on its fused one:
+    values, dx, the running statistics and (affine) dγ, dβ agree; ``check(z, fused)`` looks at
+    the graph on each path before backward."""
+    from minifcn import functional as F
+    c = a.shape[1]
     results = {}
     for device, fused in (("cpu", False), ("cuda", False), ("cuda", True)):
         monkeypatch.setenv("MINIFCN_FUSED", "1" if fused else "0")
@@ -193,13 +200,17 @@ def test_fused_batch_norm_equals_the_readable_one(monkeypatch, n, c, h, w, seed,
         wt = mf.tensor(gamma, device=device, requires_grad=True) if affine else None
         bt = mf.tensor(beta, device=device, requires_grad=True) if affine else None
         rm, rv = (mf.backend.to_device(v, device) for v in (np.zeros(c), np.ones(c)))
-        y = F.batch_norm(x, rm, rv, wt, bt, training=training)
-        y.backward(mf.backend.to_device(g, device))
-        results[device, fused] = [y.numpy(), mf.backend.to_numpy(x.grad), mf.backend.to_numpy(rm), mf.backend.to_numpy(rv)] + (
-            [mf.backend.to_numpy(wt.grad), mf.backend.to_numpy(bt.grad)] if affine else [])
+        z = after(F, F.batch_norm(x, rm, rv, wt, bt, training=training))
+        if check is not None:
+            check(z, fused)
+        g = rng.standard_normal(z.shape) if device == "cpu" else results["g"]
+        results["g"] = g
+        z.backward(mf.backend.to_device(g, device))
+        results[device, fused] = [z.numpy(), mf.backend.to_numpy(x.grad), mf.backend.to_numpy(rm),
+                                  mf.backend.to_numpy(rv)] + ([wt.grad, bt.grad] if affine else [])
     for key in (("cuda", False), ("cuda", True)):
         for got, ref in zip(results[key], results["cpu", False]):
-            np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(mf.backend.to_numpy(got), mf.backend.to_numpy(ref), rtol=1e-10, atol=1e-12)
 
 
 @settings(max_examples=20)
@@ -289,29 +300,16 @@ BN_RELU_GRAPHS = {
 @given(n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(1, 4), w=st.integers(2, 4), seed=st.integers(0, 2**16),
        affine=st.booleans(), training=st.booleans(), graph=st.sampled_from(sorted(BN_RELU_GRAPHS)))
 def test_fused_batch_norm_relu_equals_the_readable_ops(monkeypatch, n, c, h, w, seed, affine, training, graph):
-    from minifcn import functional as F
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((n, c, h, w)) * 3 + 1
     gamma, beta = rng.standard_normal(c) + 0.5, rng.standard_normal(c)
-    results = {}
-    for device, fused in (("cpu", False), ("cuda", False), ("cuda", True)):
-        monkeypatch.setenv("MINIFCN_FUSED", "1" if fused else "0")
-        x = mf.tensor(a, device=device, requires_grad=True)
-        wt = mf.tensor(gamma, device=device, requires_grad=True) if affine else None
-        bt = mf.tensor(beta, device=device, requires_grad=True) if affine else None
-        rm, rv = (mf.backend.to_device(v, device) for v in (np.zeros(c), np.ones(c)))
-        z = BN_RELU_GRAPHS[graph](F, F.batch_norm(x, rm, rv, wt, bt, training=training))
+
+    def takes_the_fused_output(z, fused):
         if fused and graph.startswith("relu"):
             assert "ReLUAfterBatchNorm" in {type(t.creator).__name__ for t in (z, *(z.creator.inputs or ()))
                                             if isinstance(t, mf.Tensor) and t.creator is not None}
-        g = rng.standard_normal(z.shape) if device == "cpu" else results["g"]
-        results["g"] = g
-        z.backward(mf.backend.to_device(g, device))
-        results[device, fused] = [z.numpy(), mf.backend.to_numpy(x.grad), mf.backend.to_numpy(rm),
-                                  mf.backend.to_numpy(rv)] + ([wt.grad, bt.grad] if affine else [])
-    for key in (("cuda", False), ("cuda", True)):
-        for got, ref in zip(results[key], results["cpu", False]):
-            np.testing.assert_allclose(mf.backend.to_numpy(got), mf.backend.to_numpy(ref), rtol=1e-10, atol=1e-12)
+    assert_bn_paths_agree(monkeypatch, rng, a, gamma, beta, affine, training, BN_RELU_GRAPHS[graph],
+                          takes_the_fused_output)
 
 
 @pytest.mark.parametrize("training", [True, False])

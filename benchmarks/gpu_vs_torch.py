@@ -68,35 +68,12 @@ def minifcn_cases(device: str, batch: int, size: int):
 
 def torch_cases(device: str, batch: int, size: int):
     import torch
-    from torch import nn as tnn
-
-    def double(cin, cout):
-        return tnn.Sequential(tnn.Conv2d(cin, cout, 3, padding=1, bias=False), tnn.BatchNorm2d(cout), tnn.ReLU(),
-                              tnn.Conv2d(cout, cout, 3, padding=1, bias=False), tnn.BatchNorm2d(cout), tnn.ReLU())
-
-    class TorchUNet(tnn.Module):  # the same architecture as minifcn.models.UNet (base 16, depth 4)
-        def __init__(self, base=16, depth=4):
-            super().__init__()
-            ch = [base * 2 ** i for i in range(depth + 1)]
-            self.down = tnn.ModuleList([double(3, ch[0])] + [double(ch[i], ch[i + 1]) for i in range(depth)])
-            self.up = tnn.ModuleList([tnn.ConvTranspose2d(ch[i + 1], ch[i], 2, stride=2) for i in reversed(range(depth))])
-            self.dec = tnn.ModuleList([double(2 * ch[i], ch[i]) for i in reversed(range(depth))])
-            self.head = tnn.Conv2d(ch[0], 2, 1)
-
-        def forward(self, x):
-            skips = []
-            for i, block in enumerate(self.down):
-                x = block(x if i == 0 else torch.nn.functional.max_pool2d(x, 2))
-                skips.append(x)
-            skips.pop()
-            for up, dec in zip(self.up, self.dec):
-                x = dec(torch.cat([skips.pop(), up(x)], dim=1))
-            return self.head(x)
+    from compare_torch import torch_unet     # benchmarks/compare_torch.py, beside this script
 
     dev = torch.device(device)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     torch.manual_seed(0)
-    model = TorchUNet().to(dev)
+    model = torch_unet(torch).to(dev)     # minifcn.models.UNet's architecture (base 16, depth 4)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.randn(batch, 3, size, size, device=dev)
     y = torch.randint(0, 2, (batch, size, size), device=dev)

@@ -51,8 +51,6 @@ keep_columns = True
 # The largest column buffer (bytes) built since the last reset_workspace_peak().
 workspace_peak = 0
 
-_scratch: dict = {}   # (array module, dtype, device) -> flat array reused for columns that are not kept
-
 
 def reset_workspace_peak() -> None:
     """Start measuring ``workspace_peak`` afresh."""
@@ -67,18 +65,13 @@ def _record(nbytes: int) -> None:
 
 def release_workspace() -> None:
     """Free the scratch buffers, fastconv's grids included (rebuilt on the next convolution)."""
-    _scratch.clear()
     fastconv.release()
 
 
 def _workspace(xp: Any, shape: tuple, dtype: Any) -> Any:
-    """An uninitialised array of ``shape`` carved from the reusable scratch buffer."""
-    device = xp.cuda.Device().id if hasattr(xp, "cuda") else -1    # one buffer per device
-    key, n = (xp.__name__, str(dtype), device), math.prod(shape)
-    if key not in _scratch or _scratch[key].size < n:
-        _scratch[key] = None                      # free the old one before allocating
-        _scratch[key] = xp.empty(n, dtype=dtype)
-    return _scratch[key][:n].reshape(shape)
+    """An uninitialised array of ``shape`` carved from the reusable column buffer (one per dtype
+    and device; the same mechanism as fastconv's grids: ``fastconv._scratch``)."""
+    return fastconv._scratch("cols", shape, dtype, xp)
 
 
 def _im2col(x: Any, geo: WindowGeometry, out: Any = None) -> Any:

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
@@ -117,27 +118,29 @@ def _parallel(fn: Callable[[int, int], Any], n: int, workers: int | None = None,
 
 
 # ---- reused buffers -------------------------------------------------------------------------
-_buffers: dict = {}   # (name, dtype) -> flat array reused from call to call
+_buffers: dict = {}   # (name, array module, dtype, device) -> flat array reused from call to call
 
 
-def _scratch(name: str, shape: tuple, dtype: Any) -> Any:
+def _scratch(name: str, shape: tuple, dtype: Any, xp: Any = np) -> Any:
     """An uninitialised array of ``shape`` carved from the reusable buffer ``name``.
 
-    The padded grids are the size of a layer's input or output: a fresh array of that size
-    costs a page fault per 4 KiB page on its first write (measured on this VM: the grid copy
-    took 1.6 ms from a reused buffer, 6-20 ms from a fresh one, 8×128×64² float32). Not
-    thread-safe, like conv_fast's scratch buffer; ``release()`` frees them.
+    The padded grids here and conv_fast's column buffers ("cols") are the size of a layer's
+    input or output, or KH·KW times it: a fresh array of that size costs a page fault per
+    4 KiB page on its first write (measured on this VM: the grid copy took 1.6 ms from a
+    reused buffer, 6-20 ms from a fresh one, 8×128×64² float32). One buffer per name, dtype
+    and device; not thread-safe; ``release()`` frees them all.
     """
-    key, n = (name, np.dtype(dtype).str), int(np.prod(shape))
+    device = xp.cuda.Device().id if hasattr(xp, "cuda") else -1
+    key, n = (name, xp.__name__, np.dtype(dtype).str, device), math.prod(shape)
     buf = _buffers.get(key)
     if buf is None or buf.size < n:
         _buffers[key] = None                      # free the old one before allocating
-        buf = _buffers[key] = np.empty(n, dtype=dtype)
+        buf = _buffers[key] = xp.empty(n, dtype=dtype)
     return buf[:n].reshape(shape)
 
 
 def release() -> None:
-    """Free the reused grid buffers (rebuilt on the next convolution)."""
+    """Free the reused buffers (rebuilt on the next convolution)."""
     _buffers.clear()
 
 

@@ -34,7 +34,7 @@ is off and the reference runs.
 **depthwise** (any array module, groups = C_in = C_out, any stride, padding, dilation).
 A per-channel kernel: KH·KW shifted multiply-adds of strided slices of the padded input,
 instead of im2col followed by C products of one row each. On NumPy at stride 1 its weight
-gradient is KH·KW dot products per plane on the flat padded planes (no product arrays).
+gradient is KH·KW dot products per plane on the shifted path's grids (no product arrays).
 
 On NumPy the layout copies and the multiply-adds are split over the batch or the channels
 between threads (NumPy releases the GIL while it copies and computes), so both cores work.
@@ -80,7 +80,7 @@ wgrad_bytes = 2**21   # weight gradient: bytes of the column block unfolded per 
 wgrad_tile = 256      # ... but at least this many grid columns per tile
 block_bytes = 2**18   # depthwise: bytes of output planes worked on at once (per thread)
 parallel_from = 2**16 # elements: smaller copies and multiply-adds stay on the calling thread
-flat_slack = 1.25     # depthwise weight gradient on flat planes when padded width <= this x output width
+flat_slack = 1.25     # depthwise weight gradient on the grids when padded width <= this x output width
 
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
@@ -407,7 +407,7 @@ def _shifted_weight_grad(x: Any, y: Any, w_shape: tuple, geo: Any) -> Any:
 
 # ---- the depthwise path -------------------------------------------------------------------
 def _flat_applies(x: Any, geo: Any) -> bool:
-    """The depthwise weight gradient on flat planes (below): NumPy, stride 1, a non-empty input, and
+    """The depthwise weight gradient on the shifted path's grids (below): NumPy, stride 1, a non-empty input, and
     padded rows at most ``flat_slack`` times the output's (each run also sums the Wp - OW padding
     columns: at 8×64×16², dilation and padding 4, Wp/OW = 1.5 made it slower, 1.24 against 1.01 ms)."""
     return (array_module(x) is np and geo.stride == (1, 1) and x.size > 0
@@ -519,59 +519,26 @@ def _dw_weight_grad(x: Any, g: Any, geo: Any) -> Any:
     return sums.reshape(N, C, -1).sum(axis=0).reshape(C, 1, geo.kernel[0], geo.kernel[1])
 
 
-# The weight gradient at stride 1 on NumPy: on flat padded planes (laid out as the shifted path
-# does) each tap's sum is one dot product per plane, with no product array (measured 8x64x64²:
-# 11 against 26 ms; the forward and adjoint gained nothing this way and stay as above)
-def _flat(geo: Any) -> tuple:
-    """(Hp, Wp, L, tail, offsets): padded plane size, output run L = OH·Wp, the slack after a
-    plane that the last tap reads past its end, and each tap's offset along the flat plane."""
-    (KH, KW), (DH, DW), (OH, _) = geo.kernel, geo.dilation, geo.out_size
-    Hp, Wp = _padded_size(geo)
-    return Hp, Wp, OH * Wp, DW * (KW - 1), [i * DH * Wp + j * DW for i in range(KH) for j in range(KW)]
-
-
-def _flat_input(x: Any, geo: Any) -> tuple:
-    """x (N, C, H, W) as zero-padded flat planes (N·C, Hp·Wp + tail), in the reused "in" buffer."""
-    N, C, H, W = x.shape
-    (pt, _), (pl, _) = geo.padding
-    Hp, Wp, L, tail, offs = _flat(geo)
-    buf = _scratch("in", (N * C, Hp * Wp + tail), x.dtype)
-    planes = buf[:, :Hp * Wp].reshape(N * C, Hp, Wp)
-
-    def fill(a: int, b: int) -> None:
-        p = planes[a:b]
-        p[:, :pt] = 0
-        p[:, pt + H:] = 0
-        p[:, pt:pt + H, :pl] = 0
-        p[:, pt:pt + H, pl + W:] = 0
-        p[:, pt:pt + H, pl:pl + W] = x.reshape(N * C, H, W)[a:b]
-        buf[a:b, Hp * Wp:] = 0
-    _parallel(fill, N * C, size=buf.size)
-    return buf, L, offs
-
-
-def _flat_output_grad(g: Any, geo: Any) -> Any:
-    """dL/dy (N, C, OH, OW) laid out as runs of width Wp (N·C, OH·Wp), zero past column OW."""
-    N, C, OH, OW = g.shape
-    Wp = _flat(geo)[1]
-    buf = _scratch("out", (N * C, OH, Wp), g.dtype)
-
-    def fill(a: int, b: int) -> None:
-        buf[a:b, :, OW:] = 0
-        buf[a:b, :, :OW] = g.reshape(N * C, OH, OW)[a:b]
-    _parallel(fill, N * C, size=buf.size)
-    return buf.reshape(N * C, OH * Wp)
-
-
+# The weight gradient at stride 1 on NumPy: on the shifted path's grids (``_to_grid``) each
+# tap's sum is one dot product per channel and image over that image's rows of width Wp, with
+# no product array (measured 8x64x64²: 11 against 26 ms; the forward and adjoint gained
+# nothing this way and stay as above)
 def _dw_flat_weight_grad(x: Any, g: Any, geo: Any) -> Any:
-    """dW[c, 0, i, j] = Σ_n Σ_p g_flat[(n, c), p] · x_flat[(n, c), p + off_ij]: dot products."""
+    """dW[c, 0, i, j] = Σ_n Σ_p g_grid[c, n, p] · x_grid[c, n, p + off_ij] over the OH·Wp grid
+    positions p of each image (dL/dy sits at the grid's corner, zero past column OW)."""
     N, C = x.shape[:2]
-    xf, L, offs = _flat_input(x, geo)
-    gf = _flat_output_grad(g, geo)
-    sums = np.empty((N * C, len(offs)), dtype=x.dtype)
+    (KH, KW), (DH, DW), (OH, _) = geo.kernel, geo.dilation, geo.out_size
+    rows, cols = _padded_size(geo)                          # at stride 1: the shifted path's grid
+    xb, L = _to_grid(x, geo.padding, rows, cols, DH * (KH - 1) * cols + DW * (KW - 1))
+    gb, _ = _to_grid(g, ((0, 0), (0, 0)), rows, cols, 0, name="out")
+    run = OH * cols                                         # the grid positions an output row can hold
+    gp = gb.reshape(C, N, rows * cols)[:, :, :run]
+    offs = [i * DH * cols + j * DW for i in range(KH) for j in range(KW)]
+    sums = np.empty((C, N, len(offs)), dtype=x.dtype)
 
-    def block(r0: int, r1: int, tmp: Any) -> None:
+    def block(c0: int, c1: int, tmp: Any) -> None:
         for t, off in enumerate(offs):
-            sums[r0:r1, t] = np.matmul(gf[r0:r1, None, :], xf[r0:r1, off:off + L, None])[:, 0, 0]
-    _blocks(np, block, N * C, L, x.dtype)
-    return sums.reshape(N, C, -1).sum(axis=0).reshape(C, 1, geo.kernel[0], geo.kernel[1])
+            xv = xb[c0:c1, off:off + L].reshape(c1 - c0, N, rows * cols)[:, :, :run]
+            sums[c0:c1, :, t] = np.matmul(gp[c0:c1, :, None, :], xv[..., None])[..., 0, 0]
+    _blocks(np, block, C, N * run, x.dtype)
+    return sums.sum(axis=1).reshape(C, 1, KH, KW)

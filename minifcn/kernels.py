@@ -146,7 +146,9 @@ def _corner(x: Any, out: tuple, W: int) -> Any:
                            lambda: 2 * np.arange(OH)[:, None] * W + 2 * np.arange(OW)[None, :], x, dtype=np.int64)
 
 
-def _taps(x: Any, out: tuple) -> tuple:
+def taps_2x2(x: Any, out: tuple) -> tuple:
+    """The four taps of every 2x2/2 window as strided views (N, C, OH, OW), in scan order
+    (0,0), (0,1), (1,0), (1,1); rows/columns a floor-mode pool leaves out are not in any."""
     OH, OW = out
     v = x[:, :, : 2 * OH, : 2 * OW]
     return v[:, :, 0::2, 0::2], v[:, :, 0::2, 1::2], v[:, :, 1::2, 0::2], v[:, :, 1::2, 1::2]
@@ -159,7 +161,7 @@ def maxpool2x2_forward(x: Any, out: tuple) -> tuple[Any, Any, Any]:
     corner = _corner(x, out, W)
     k = kernel(xp, "minifcn_maxpool2x2", "T a, T b, T c, T d, int64 corner, int64 W", "T y, int64 idx",
                MAXPOOL2_OP)
-    y, idx = k(*_taps(x, out), corner, W)    # (N, C, OH, OW) each, allocated by the call
+    y, idx = k(*taps_2x2(x, out), corner, W)    # (N, C, OH, OW) each, allocated by the call
     return y, idx, corner
 
 
@@ -169,7 +171,7 @@ def maxpool2x2_backward(g: Any, idx: Any, corner: Any, shape: tuple) -> Any:
     gx = xp.zeros(shape, dtype=g.dtype)   # rows/columns a floor-mode pool leaves out stay 0
     k = kernel(xp, "minifcn_maxpool2x2_backward", "T g, int64 idx, int64 corner, int64 W",
                "T ga, T gb, T gc, T gd", MAXPOOL2_BACKWARD_OP)
-    k(g, idx, corner, shape[3], *_taps(gx, g.shape[2:]))
+    k(g, idx, corner, shape[3], *taps_2x2(gx, g.shape[2:]))
     return gx
 
 

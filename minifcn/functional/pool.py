@@ -97,18 +97,13 @@ def _pool_simple(x: Tensor, geo: WindowGeometry, pad_value: float) -> Tensor:
 
 # ---- max pooling --------------------------------------------------------------------------
 fast_2x2 = True   # NumPy, 2x2 windows at stride 2 (U-Net's pooling): the four-view path below
-
-
-def _quarters(a: Any, out: tuple) -> list:
-    """The four taps of every 2x2/2 window as strided views (OH, OW) per plane, in scan order."""
-    OH, OW = out
-    return [a[:, :, i:2 * OH:2, j:2 * OW:2] for i in (0, 1) for j in (0, 1)]
+                  # (the four views: kernels.taps_2x2, which the fused GPU kernel reads too)
 
 
 def _max_2x2(x: Any, out: tuple) -> tuple:
     """y and the winning tap t = 2·i + j (uint8) of every 2x2/2 window, the readable loop's rule
     (a strictly larger value or a NaN replaces): 4 views, no padding, no int64 per tap."""
-    taps = _quarters(x, out)
+    taps = kernels.taps_2x2(x, out)
     best, tap = taps[0].copy(), np.zeros(taps[0].shape, dtype=np.uint8)
     for t, v in enumerate(taps[1:], start=1):
         wins = v > best
@@ -168,7 +163,7 @@ class MaxPool2d(Function):
             return kernels.maxpool2x2_backward(g, self.index, self.corner, self.shape)
         if getattr(self, "tap", None) is not None:                          # CPU 2x2/2: four views
             gx = np.zeros(self.shape, dtype=g.dtype)     # rows/columns a floor-mode pool leaves out stay 0
-            for t, view in enumerate(_quarters(gx, g.shape[2:])):
+            for t, view in enumerate(kernels.taps_2x2(gx, g.shape[2:])):
                 np.copyto(view, g, where=self.tap == t)
             return gx
         xp = array_module(g)

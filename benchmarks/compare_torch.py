@@ -237,7 +237,7 @@ def torch_deeplab(torch, base: int = 16, in_channels: int = 3, classes: int = 2,
 MODELS = {"unet": "U-Net (base 16, depth 4)", "deeplab": "DeepLabV3+ (base 16, rates 2, 4, 6)"}
 
 
-def unet_steps(torch, batch: int, size: int, which: str = "unet"):
+def training_steps(torch, batch: int, size: int, which: str = "unet"):
     """(minifcn step, torch step, parameter counts) of model ``which`` for the same data."""
     import minifcn as mf
     from minifcn import functional as F
@@ -287,7 +287,7 @@ def status_bytes(field: str) -> int:
 def memory_child(which: str, batch: int, size: int, model: str = "unet") -> None:
     """Run in a fresh process: print the resident size before 3 training steps and its peak rise."""
     torch = import_torch()
-    mf_step, torch_step, _ = unet_steps(torch, batch, size, model)
+    mf_step, torch_step, _ = training_steps(torch, batch, size, model)
     step = mf_step if which == "minifcn" else torch_step
     try:                                  # reset the peak to the present size (Linux >= 4.0)
         with open("/proc/self/clear_refs", "w") as f:
@@ -300,9 +300,9 @@ def memory_child(which: str, batch: int, size: int, model: str = "unet") -> None
     print(before, status_bytes("VmHWM") - before)
 
 
-def unet_table(args, torch, model: str = "unet") -> None:
+def step_table(args, torch, model: str = "unet") -> None:
     from minifcn.functional import fastconv
-    mf_step, torch_step, counts = unet_steps(torch, args.batch, args.size, model)
+    mf_step, torch_step, counts = training_steps(torch, args.batch, args.size, model)
 
     def ref_step():
         fastconv.enabled = False
@@ -373,7 +373,7 @@ def main() -> None:
         layer_table(args, torch)
     if not args.skip_unet:
         for model in models:
-            unet_table(args, torch, model)
+            step_table(args, torch, model)
 
 
 if __name__ == "__main__":

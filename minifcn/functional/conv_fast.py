@@ -121,6 +121,7 @@ def _col_bytes(w: Any, geo: WindowGeometry) -> int:
     return math.prod(_col_shape(w, geo, 1)) * w.dtype.itemsize
 
 
+@fastconv.on_own_threads
 def convolve(x: Any, w: Any, geo: WindowGeometry, keep_cols: bool = False) -> tuple[Any, Any]:
     """y = 𝒞 x: (N, C, H, W) -> (N, C_out, OH, OW) with w (C_out, C/G, KH, KW), in chunks.
 
@@ -138,7 +139,7 @@ def convolve(x: Any, w: Any, geo: WindowGeometry, keep_cols: bool = False) -> tu
     for a, b in spans:
         out = None if keep else _workspace(xp, _col_shape(w, geo, b - a), x.dtype)
         cols = _im2col(x[a:b], geo, out=out)                           # (C·KH·KW, n·OH·OW)
-        yg = xp.matmul(wg, cols.reshape(G, -1, cols.shape[1]))         # one GEMM per group
+        yg = fastconv.matmul(wg, cols.reshape(G, -1, cols.shape[1]))         # one GEMM per group
         yg = yg.reshape(C_out, b - a, OH, OW).transpose(1, 0, 2, 3)
         if y is None:                                                  # one chunk: one copy, no empty
             y = xp.ascontiguousarray(yg)
@@ -147,6 +148,7 @@ def convolve(x: Any, w: Any, geo: WindowGeometry, keep_cols: bool = False) -> tu
     return y, (cols if keep else None)
 
 
+@fastconv.on_own_threads
 def convolve_adjoint(y: Any, w: Any, geo: WindowGeometry) -> Any:
     """x = 𝒞ᵀ y: (N, C_out, OH, OW) -> (N, C, H, W), i.e. col2im(W₂ᵀ @ Y), in chunks."""
     if fastconv.choose("adjoint", y, w, geo):
@@ -158,12 +160,13 @@ def convolve_adjoint(y: Any, w: Any, geo: WindowGeometry) -> Any:
     for a, b in _spans(N, _col_bytes(w, geo), xp):
         rows = _rows(y[a:b]).reshape(G, C_out // G, -1)                # (G, C_out/G, n·OH·OW)
         cols = _workspace(xp, (G, wgT.shape[1], rows.shape[2]), y.dtype)
-        xp.matmul(wgT, rows, out=cols)                                 # (G, C/G·KH·KW, n·OH·OW)
+        fastconv.matmul(wgT, rows, out=cols)                             # (G, C/G·KH·KW, n·OH·OW)
         _record(cols.nbytes)
         parts.append(col2im(cols.reshape(-1, rows.shape[2]), (b - a, C) + geo.in_size, *geo.window_args))
     return parts[0] if len(parts) == 1 else xp.concatenate(parts)
 
 
+@fastconv.on_own_threads
 def weight_grad(x: Any, y: Any, w: Any, geo: WindowGeometry, cols: Any = None) -> Any:
     """dL/dW = Y @ colsᵀ per group (shape of w), for input x (N, C, H, W) and dL/dy = y (N, C_out, OH, OW).
 
@@ -181,7 +184,7 @@ def weight_grad(x: Any, y: Any, w: Any, geo: WindowGeometry, cols: Any = None) -
         c = cols if cols is not None else _im2col(x[a:b], geo, out=_workspace(xp, _col_shape(w, geo, b - a), x.dtype))
         rows = _rows(y[a:b]).reshape(G, C_out // G, -1)                # (G, C_out/G, n·OH·OW)
         c = c.reshape(G, -1, c.shape[1])
-        part = xp.matmul(rows, c.transpose(0, 2, 1)) if as_w else xp.matmul(c, rows.transpose(0, 2, 1))
+        part = fastconv.matmul(rows, c.transpose(0, 2, 1)) if as_w else fastconv.matmul(c, rows.transpose(0, 2, 1))
         if gw is None:                                                 # the first chunk: no zeros + add
             gw = part
         else:

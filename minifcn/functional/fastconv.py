@@ -56,12 +56,15 @@ C·KH·KW is KH·KW times longer.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import functools
 import glob
 import math
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -80,18 +83,66 @@ wgrad_bytes = 2**21   # weight gradient: bytes of the column block unfolded per 
 wgrad_tile = 256      # ... but at least this many grid columns per tile
 block_bytes = 2**18   # depthwise: bytes of output planes worked on at once (per thread)
 parallel_from = 2**16 # elements: smaller copies and multiply-adds stay on the calling thread
+matmul_from = 2**22   # multiply-adds: smaller products (``matmul``) stay on the calling thread
 flat_slack = 1.25     # depthwise weight gradient on the grids when padded width <= this x output width
 
+F = TypeVar("F", bound=Callable[..., Any])
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 
 
 def _workers() -> int:
-    """How many threads share the work (``threads``, else OpenBLAS's count, else the CPUs)."""
+    """How many threads share the work (``threads``, else OpenBLAS's count outside
+    ``own_threads``, else the CPUs)."""
     if threads:
         return threads
+    if _outside is not None:
+        return max(1, _outside)
     _gemm_for(np.float32)
     return max(1, _blas["threads"][0]()) if _blas else os.cpu_count() or 1
+
+
+# ---- one BLAS thread while our threads split the work -------------------------------------
+# OpenBLAS's worker threads do not sleep when a call ends: they spin for about 2^28 cycles
+# (0.11 s measured here: one 512³ product, then 1 s asleep, and its worker had used 110 ms of
+# CPU) waiting for the next call. Any multi-threaded BLAS call inside a training step (a
+# batch-norm dot product, an im2col product) thus left a spinning thread on the second core
+# that our own threads then shared it with: the U-Net step took 1050 ms with both kinds of
+# threads, 840 ms with OpenBLAS held to one thread and our pool splitting the work, 1090 ms on
+# one thread. So every fast-path entry point runs inside ``own_threads``.
+_outside: int | None = None   # OpenBLAS's thread count outside the outermost scope (None: in none)
+
+
+@contextlib.contextmanager
+def own_threads() -> Iterator[None]:
+    """Inside: OpenBLAS on one thread; minifcn's threads (``_parallel``) split the work.
+
+    Restores OpenBLAS's count on the way out (so a caller's own NumPy products stay as they
+    were); nested scopes are free. Not thread-safe, as ``_parallel``.
+    """
+    global _outside
+    if _outside is not None or _gemm_for(np.float32) is None:
+        yield
+        return
+    get, set_ = _blas["threads"]
+    _outside = get()
+    if _outside != 1:
+        set_(1)
+    try:
+        yield
+    finally:
+        if _outside != 1:
+            set_(_outside)
+        _outside = None
+
+
+def on_own_threads(fn: F) -> F:
+    """Decorator: ``fn`` runs inside ``own_threads()``."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with own_threads():
+            return fn(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
 
 
 def _parallel(fn: Callable[[int, int], Any], n: int, workers: int | None = None, size: int | None = None) -> None:
@@ -115,6 +166,33 @@ def _parallel(fn: Callable[[int, int], Any], n: int, workers: int | None = None,
     fn(bounds[0], bounds[1])
     for f in futures:
         f.result()
+
+
+def matmul(a: Any, b: Any, out: Any = None) -> Any:
+    """``xp.matmul(a, b, out=out)``; on NumPy, for big products, the output's columns (or rows,
+    when it has more of them) are split between our threads, one BLAS thread each.
+
+    2-D or batched (G, M, K) @ (G, K, N). Used for the im2col products, so that inside
+    ``own_threads`` they still get every core.
+    """
+    xp = array_module(a)
+    if xp is not np or a.shape[-2] * a.shape[-1] * b.shape[-1] < matmul_from:
+        return xp.matmul(a, b, out=out)
+    M, N = a.shape[-2], b.shape[-1]
+    if out is None:
+        out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (M, N), dtype=np.result_type(a, b))
+
+    def columns(c0: int, c1: int) -> None:
+        np.matmul(a, b[..., c0:c1], out=out[..., c0:c1])
+
+    def rows(r0: int, r1: int) -> None:
+        np.matmul(a[..., r0:r1, :], b, out=out[..., r0:r1, :])
+    with own_threads():
+        if N >= M:
+            _parallel(columns, N)
+        else:
+            _parallel(rows, M)
+    return out
 
 
 # ---- reused buffers -------------------------------------------------------------------------
@@ -187,14 +265,8 @@ def _gemm_for(dtype: Any) -> Any:
 
 def _blas_parallel(fn: Callable[[int, int], Any], n: int) -> None:
     """_parallel with one BLAS thread per caller: our threads split the work, not OpenBLAS."""
-    get, set_ = _blas["threads"]
-    workers = _workers()
-    before = get()
-    set_(1)
-    try:
-        _parallel(fn, n, workers)
-    finally:
-        set_(before)
+    with own_threads():
+        _parallel(fn, n)
 
 
 _ROW, _N, _T = 101, 111, 112   # CblasRowMajor, CblasNoTrans, CblasTrans
@@ -235,6 +307,7 @@ def _no_path(fn: str) -> ValueError:
                       f"conv_fast.{fn} runs the im2col products then)")
 
 
+@on_own_threads
 def convolve(x: Any, w: Any, geo: Any) -> Any:
     """y = 𝒞 x, (N, C, H, W) -> (N, C_out, OH, OW) for w (C_out, C/G, KH, KW): as conv.convolve."""
     path = choose("convolve", x, w, geo)
@@ -247,6 +320,7 @@ def convolve(x: Any, w: Any, geo: Any) -> Any:
     raise _no_path("convolve")
 
 
+@on_own_threads
 def convolve_adjoint(y: Any, w: Any, geo: Any) -> Any:
     """x = 𝒞ᵀ y, (N, C_out, OH, OW) -> (N, C, H, W): as conv.convolve_adjoint."""
     path = choose("adjoint", y, w, geo)
@@ -259,6 +333,7 @@ def convolve_adjoint(y: Any, w: Any, geo: Any) -> Any:
     raise _no_path("convolve_adjoint")
 
 
+@on_own_threads
 def weight_grad(x: Any, y: Any, geo: Any) -> Any:
     """dL/dW (C_out, C/G, KH, KW) for input x (N, C, H, W) and dL/dy = y: as conv.weight_grad."""
     xp, G = array_module(x), geo.groups

@@ -56,6 +56,7 @@ def _dots(a: Any, b: Any) -> Any:
     return np.matmul(a[:, :, None, :], b[:, :, :, None])[:, :, 0, 0]
 
 
+@fastconv.on_own_threads
 def forward(fn: Any, x: Any, weight: Any, bias: Any) -> Any:
     """BatchNorm.forward: sets fn.mean, fn.var (batch statistics) and what ``backward`` needs."""
     xr = _planes(x)
@@ -92,6 +93,7 @@ def forward(fn: Any, x: Any, weight: Any, bias: Any) -> Any:
     return y.reshape(x.shape)
 
 
+@fastconv.on_own_threads
 def backward(fn: Any, g: Any) -> tuple:
     """BatchNorm.backward for a forward done by ``forward``: (dx, dγ or None, dβ or None)."""
     gr, d, inv_std = _planes(g), fn.centred, fn.inv_std

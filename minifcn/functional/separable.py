@@ -13,6 +13,7 @@ import numpy as np
 from .. import backend, gpu
 from ..autograd import Function
 from ..backend import array_module
+from . import fastconv
 
 
 class Separable2d(Function):
@@ -26,6 +27,7 @@ class Separable2d(Function):
         self.a_h, self.a_w = a_h, a_w
 
     @staticmethod
+    @fastconv.on_own_threads   # one BLAS thread: see fastconv.own_threads (a speed detail)
     def apply(x, b, d):
         """b x dᵀ for every plane of x, as two big matrix products (NumPy's batched
         ``b @ x`` would run one small product per plane, many times slower)."""

@@ -489,22 +489,32 @@ def test_bad_bilinear_kernel_arguments():
 
 
 @settings(max_examples=40)
-@given(h=st.integers(2, 9), w=st.integers(2, 9), seed=seeds, values=st.sampled_from(["separated", "ties", "nan"]))
-@example(h=5, w=3, seed=0, values="ties")
-def test_max_pool_2x2_cpu_path_matches_naive_loop_and_readable_path(device, monkeypatch, h, w, seed, values):
+@given(h=st.integers(2, 9), w=st.integers(2, 9), seed=seeds,
+       values=st.sampled_from(["separated", "finite ties", "ties", "nan"]), planes=st.integers(1, 7))
+@example(h=5, w=3, seed=0, values="ties", planes=7)
+@example(h=4, w=4, seed=1, values="finite ties", planes=1)
+@example(h=5, w=6, seed=2, values="nan", planes=2)
+def test_max_pool_2x2_cpu_path_matches_naive_loop_and_readable_path(device, monkeypatch, h, w, seed, values, planes):
     """The four-view path (CPU, 2x2/2) against a naive loop (values, PyTorch's indices with ties
     and -inf) and against the general loop (fast_2x2 off) for the gradient; odd sides leave a
-    row or column that no window reads (its gradient must stay 0)."""
-    from minifcn.functional import pool
+    row or column that no window reads (its gradient must stay 0). Blocks of ``planes`` planes
+    on three threads, so that one call mixes blocks that take the pairs (finite) and blocks that
+    take the scan (NaN or ±inf), in the values and in the output gradient."""
+    from minifcn.functional import fastconv, pool
+    monkeypatch.setattr(fastconv, "block_bytes", planes * h * w)     # bool scratch: 1 byte per pixel
+    monkeypatch.setattr(fastconv, "threads", 3)
+    monkeypatch.setattr(fastconv, "parallel_from", 0)
     rng = np.random.default_rng(seed)
     shape = (2, 3, h, w)
     if values == "separated":
         x = separated_values(rng, shape)
     else:
-        x = rng.choice([-np.inf, 0.0, 1.0, 2.0], shape)
+        x = rng.choice([-np.inf, 0.0, 1.0, 2.0] if values != "finite ties" else [0.0, 1.0, 2.0], shape)
         if values == "nan":
             x[rng.random(shape) < 0.2] = np.nan
     g = rng.standard_normal((2, 3, h // 2, w // 2))
+    if values == "nan":
+        g[rng.random(g.shape) < 0.2] = rng.choice([np.nan, np.inf, -np.inf])
     got, calls = [], []
     real = pool._max_2x2
     monkeypatch.setattr(pool, "_max_2x2", lambda *a: calls.append(1) or real(*a))
@@ -515,6 +525,10 @@ def test_max_pool_2x2_cpu_path_matches_naive_loop_and_readable_path(device, monk
         assert len(calls) == (device == "cpu")            # the four-view path runs on the CPU only, when on
         y.backward(to_xp(g, device))
         got.append((y.numpy(), idx.numpy(), backend.to_numpy(t.grad)))
+        n = len(calls)
+        y_alone = F.max_pool2d(leaf(x, device), 2)       # without indices (none built on the CPU path)
+        np.testing.assert_array_equal(y_alone.numpy(), got[-1][0])
+        del calls[n:]
     if values != "nan":
         y_ref, idx_ref = naive_max_pool(x, (2, 2), (2, 2), (0, 0), (1, 1), False)
         np.testing.assert_array_equal(got[0][0], y_ref)

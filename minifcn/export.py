@@ -164,7 +164,7 @@ def _same_op(onnx_op: str) -> Callable[[OnnxGraph], Any]:
 
 for _fn, _op in {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Pow": "Pow", "MatMul": "MatMul",
                  "Neg": "Neg", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt", "Abs": "Abs", "ReLU": "Relu",
-                 "Sigmoid": "Sigmoid", "Tanh": "Tanh"}.items():
+                 "ReLUBlocked": "Relu", "Sigmoid": "Sigmoid", "Tanh": "Tanh"}.items():
     CONVERTERS[_fn] = _same_op(_op)
 del _fn, _op
 

@@ -529,6 +529,18 @@ def _blocks(xp: Any, fn: Callable[[int, int, Any], Any], rows: int, row_size: in
     _parallel(part, rows, size=rows * row_size)
 
 
+def elementwise(fn: Callable[[int, int], Any], n: int, itemsize: int) -> None:
+    """fn(i0, i1) over cache-sized ranges of n elements (``block_bytes``), split between
+    threads: for passes over flat arrays (ReLU's on the CPU) that chain several NumPy calls per
+    range, so each range is read from memory once and the rest stays in cache."""
+    per = max(1, block_bytes // max(1, itemsize))
+
+    def part(a: int, b: int) -> None:
+        for r in range(a, b):
+            fn(r * per, min((r + 1) * per, n))
+    _parallel(part, -(-n // per), size=n)
+
+
 def _mul(a: Any, b: Any, tmp: Any) -> Any:
     """a·b, into ``tmp`` (reshaped to a's shape) when there is one."""
     if tmp is None:

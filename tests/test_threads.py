@@ -143,3 +143,15 @@ def test_separable_maps_are_scoped(two_blas_threads, monkeypatch):
     monkeypatch.undo()
     assert len(seen) == 4 and set(seen) == {1}
     assert get() == 2
+
+
+@given(L=st.integers(1, 5000), most=st.integers(1, 3000), workers=st.integers(1, 4))
+def test_tiles_cover_the_columns_and_give_every_thread_work(L, most, workers):
+    """fastconv._tiles: tiles of at most ``most`` columns cover all L columns with none empty,
+    and whenever the columns allow ``min_share`` per thread every thread gets a tile (a layer
+    whose columns fit one tile used to run on one thread)."""
+    T, tiles = fastconv._tiles(L, most, workers)
+    assert 1 <= T <= most
+    assert T * tiles >= L > T * (tiles - 1)
+    if L // fastconv.min_share >= workers:
+        assert tiles >= workers

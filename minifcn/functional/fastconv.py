@@ -77,8 +77,9 @@ min_channels = 16
 threads: int | None = None
 # bytes of one output tile of the shifted GEMMs (kept in the per-core cache across the taps)
 tile_bytes = 2**20
-min_tile = 512        # output columns per tile at least
-min_split = 4096      # the weight gradient splits its sum between threads above this many columns
+min_tile = 512        # output columns per tile at least (fewer only so that every thread gets a tile)
+min_share = 128       # ... but never fewer than this many
+min_split = 2**22     # the weight gradient splits its sum between threads above this many multiply-adds
 wgrad_bytes = 2**21   # weight gradient: bytes of the column block unfolded per tile (cache-sized)
 wgrad_tile = 256      # ... but at least this many grid columns per tile
 block_bytes = 2**18   # depthwise: bytes of output planes worked on at once (per thread)
@@ -399,6 +400,18 @@ def _to_grid(x: Any, padding: tuple, rows: int, cols: int, tail: int, name: str 
     return buf, L
 
 
+def _tiles(L: int, most: int, workers: int) -> tuple[int, int]:
+    """(columns per tile, tile count) for L columns: tiles of at most ``most`` columns, their
+    count rounded up to a multiple of ``workers`` so that the threads get equal shares (a
+    256-channel layer at 8x8 had one tile, so one busy thread), as long as tiles keep
+    ``min_share`` columns."""
+    tiles = -(-L // max(1, most))
+    if workers > 1 and tiles % workers:
+        tiles = min(tiles + workers - tiles % workers, max(tiles, L // min_share))
+    T = -(-L // tiles)
+    return T, -(-L // T)
+
+
 def _shifted(x: Any, w: Any, padding: tuple, dilation: tuple, G: int, out_size: tuple) -> Any:
     """Stride-1 convolution by KH·KW GEMMs on shifted views of the flat padded input."""
     N, C, H, W = x.shape
@@ -415,8 +428,7 @@ def _shifted(x: Any, w: Any, padding: tuple, dilation: tuple, G: int, out_size: 
     fn, s = _gemm_for(x.dtype), x.itemsize
     xa, wa, ya = xb.ctypes.data, wt.ctypes.data, yb.ctypes.data
     # tiles of output columns small enough that a tile of yb stays in cache over the KH·KW GEMMs
-    T = min(L, max(min_tile, tile_bytes // (Og * s)))
-    tiles = -(-L // T)
+    T, tiles = _tiles(L, max(min_tile, tile_bytes // (Og * s)), _workers())
 
     def gemms(t0: int, t1: int) -> None:
         for a in range(t0 * T, min(t1 * T, L), T):
@@ -457,9 +469,9 @@ def _shifted_weight_grad(x: Any, y: Any, w_shape: tuple, geo: Any) -> Any:
     Og, KK = C_out // G, KH * KW
     fn, s = _gemm_for(x.dtype), x.itemsize
     offs = [i * DH * cols + j * DW for i in range(KH) for j in range(KW)]
-    T = max(1, min(L, max(wgrad_tile, wgrad_bytes // (KK * Cg * s))))
-    tiles = -(-L // T)
-    parts = min(_workers(), max(1, L // min_split), tiles)
+    parts = min(_workers(), max(1, L * KK * Cg * C_out // min_split))
+    T, tiles = _tiles(L, max(wgrad_tile, wgrad_bytes // (KK * Cg * s)), parts)
+    parts = min(parts, tiles)
     gwT = np.zeros((parts, G, KK * Cg, Og), dtype=x.dtype)          # per thread: dWᵀ, rows (i, j, c)
     ya, ga = yb.ctypes.data, gwT.ctypes.data
 

@@ -85,6 +85,9 @@ def expected_path(w_shape, groups, stride, device, geo=None):
     if geo is not None and w_shape[2:] == (1, 1) and tuple(stride) == (1, 1) and groups == 1 \
             and geo.padding == ((0, 0), (0, 0)) and geo.in_size == geo.out_size:
         return "pointwise"                                   # on both devices
+    if device == "cpu" and geo is not None and geo.kernel == geo.stride != (1, 1) and groups == 1 \
+            and geo.padding == ((0, 0), (0, 0)) and geo.dilation == (1, 1):
+        return "disjoint"
     if device != "cpu" or tuple(stride) != (1, 1):
         return None
     return "shifted"
@@ -158,6 +161,31 @@ def test_conv2d_products_match_reference(eager, device, dtype, case, seed):
                                                 output_padding=(1, 0))), seed=0)
 def test_conv_transpose2d_products_match_reference(eager, device, dtype, case, seed):
     check_products(case, seed, dtype, device, transposed=True)
+
+
+@st.composite
+def disjoint_cases(draw, transposed=False):
+    """Windows that tile the input (kernel = stride, no padding, no dilation, groups 1), with
+    rows/columns no window covers (floor mode; output_padding for the transposed layer)."""
+    k = draw(st.sampled_from([(1, 2), (2, 1), (2, 2), (3, 2), (2, 3), (3, 3)]))
+    c_in, c_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    cells = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    kw = dict(stride=k, padding=(0, 0), dilation=(1, 1), groups=1)
+    if transposed:
+        kw["output_padding"] = tuple(draw(st.integers(0, k[a] - 1)) for a in range(2))
+        return (draw(st.integers(1, 3)), c_in) + cells, (c_in, c_out) + k, kw
+    size = tuple(k[a] * cells[a] + draw(st.integers(0, k[a] - 1)) for a in range(2))
+    return (draw(st.integers(1, 3)), c_in) + size, (c_out, c_in) + k, kw
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("transposed", [False, True])
+@settings(max_examples=20)
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_disjoint_windows_products_match_reference(eager, device, dtype, transposed, data, seed):
+    """kernel = stride (U-Net's 2x2/2 transposed convolution, patchify convolutions): the
+    gather/scatter path on the CPU (none on the GPU) against im2col + autograd."""
+    check_products(data.draw(disjoint_cases(transposed)), seed, dtype, device, transposed)
 
 
 @settings(max_examples=10)

@@ -7,10 +7,16 @@ Same three functions, same arguments, same numbers as the im2col reference in co
     weight_grad(x, y, geo)       dW = dL/dW for input x and output gradient y
 
 ``conv_fast.py`` asks ``choose`` first and calls these only where a path applies (else it
-runs the chunked im2col products; called without a path they raise). Three paths:
+runs the chunked im2col products; called without a path they raise). Four paths:
 
 **pointwise** (any array module, 1×1 kernel, stride 1, no padding, no groups): one product per image,
 y_n = W x_n, straight from and into the (N, C, H·W) layout.
+
+**disjoint** (NumPy, kernel = stride, no padding, dilation or groups: U-Net's 2×2/2 transposed
+convolution). The windows tile the input, so im2col is a plain gather (each tap's strided
+view copied once, per image: ``_gather``), the adjoint's col2im a plain scatter with no sums
+(``_scatter``), and the products run per image in the (N, C, H·W) layout, with no
+transposes of the batch: 32→16 transposed at 64², forward + backward, 18.8 against 24.8 ms.
 
 **shifted** (NumPy, float32/float64, stride 1, any padding, dilation, groups). No columns.
 Lay the zero-padded input out channel-major and flat, ``xb[c, (n, h, w)]`` on the padded
@@ -294,6 +300,9 @@ def choose(kind: str, x: Any, w: Any, geo: Any) -> str | None:
     if geo.kernel == (1, 1) and geo.stride == (1, 1) and G == 1 and geo.padding == ((0, 0), (0, 0)) \
             and geo.in_size == geo.out_size and x.size > 0:
         return "pointwise"
+    if geo.kernel == geo.stride != (1, 1) and G == 1 and geo.padding == ((0, 0), (0, 0)) \
+            and geo.dilation == (1, 1) and array_module(x) is np and x.size > 0:
+        return "disjoint"
     if array_module(x) is not np or geo.stride != (1, 1) or _gemm_for(x.dtype) is None or x.size == 0:
         return None
     if min(C // G, C_out // G) < min_channels:             # thin GEMMs: im2col's K = C·KH·KW wins
@@ -316,6 +325,9 @@ def convolve(x: Any, w: Any, geo: Any) -> Any:
         return _dw_forward(x, w, geo)
     if path == "pointwise":
         return _pointwise(w.reshape(w.shape[0], -1), x)
+    if path == "disjoint":
+        y = matmul(w.reshape(w.shape[0], -1), _gather(x, geo))
+        return y.reshape(y.shape[:2] + tuple(geo.out_size))
     if path == "shifted":
         return _shifted(x, w, geo.padding, geo.dilation, geo.groups, geo.out_size)
     raise _no_path("convolve")
@@ -329,6 +341,9 @@ def convolve_adjoint(y: Any, w: Any, geo: Any) -> Any:
         return _dw_adjoint(y, w, geo)
     if path == "pointwise":
         return _pointwise(w.reshape(w.shape[0], -1).T, y)
+    if path == "disjoint":
+        cols = matmul(w.reshape(w.shape[0], -1).T, y.reshape(y.shape[:2] + (-1,)))
+        return _scatter(cols, (y.shape[0], w.shape[1]) + tuple(geo.in_size), geo)
     if path == "shifted":
         return _shifted(y, _flip(w, geo.groups), _adjoint_padding(geo), geo.dilation, geo.groups, geo.in_size)
     raise _no_path("convolve_adjoint")
@@ -346,6 +361,9 @@ def weight_grad(x: Any, y: Any, geo: Any) -> Any:
     if path == "pointwise":
         x3, y3 = x.reshape(x.shape[0], x.shape[1], -1), y.reshape(y.shape[0], y.shape[1], -1)
         return xp.matmul(y3, x3.transpose(0, 2, 1)).sum(axis=0).reshape(w_shape)
+    if path == "disjoint":
+        y3 = y.reshape(y.shape[:2] + (-1,))
+        return matmul(y3, _gather(x, geo).transpose(0, 2, 1)).sum(axis=0).reshape(w_shape)
     if path == "shifted":
         return _shifted_weight_grad(x, y, w_shape, geo)
     raise _no_path("weight_grad")
@@ -361,6 +379,41 @@ def _pointwise(m: Any, x: Any) -> Any:
     """
     N, C = x.shape[:2]
     return array_module(x).matmul(m, x.reshape(N, C, -1)).reshape((N, m.shape[0]) + x.shape[2:])
+
+
+# ---- the disjoint-windows path -------------------------------------------------------------
+def _gather(x: Any, geo: Any) -> Any:
+    """(N, C, H, W) -> (N, C·KH·KW, OH·OW) for windows that tile the input (kernel = stride, no
+    padding): row (c, i, j) of image n holds tap (i, j) of channel c of every window. One
+    strided copy per tap (im2col without overlap, in the per-image layout), split over images."""
+    N, C = x.shape[:2]
+    (KH, KW), (OH, OW) = geo.kernel, geo.out_size
+    cols = np.empty((N, C, KH, KW, OH, OW), dtype=x.dtype)
+
+    def copy(a: int, b: int) -> None:
+        for i in range(KH):
+            for j in range(KW):
+                cols[a:b, :, i, j] = x[a:b, :, i:i + KH * OH:KH, j:j + KW * OW:KW]
+    _parallel(copy, N, size=cols.size)
+    return cols.reshape(N, C * KH * KW, OH * OW)
+
+
+def _scatter(cols: Any, shape: tuple, geo: Any) -> Any:
+    """The transpose of ``_gather``: (N, C·KH·KW, OH·OW) -> (N, C, H, W), each tap back to its
+    pixel (no window overlaps another: no sums); rows/columns no window covers get 0."""
+    N, C, H, W = shape
+    (KH, KW), (OH, OW) = geo.kernel, geo.out_size
+    c6 = cols.reshape(N, C, KH, KW, OH, OW)
+    x = np.empty(shape, dtype=cols.dtype)
+
+    def copy(a: int, b: int) -> None:
+        x[a:b, :, KH * OH:] = 0
+        x[a:b, :, :, KW * OW:] = 0
+        for i in range(KH):
+            for j in range(KW):
+                x[a:b, :, i:i + KH * OH:KH, j:j + KW * OW:KW] = c6[a:b, :, i, j]
+    _parallel(copy, N, size=x.size)
+    return x
 
 
 # ---- the shifted path ---------------------------------------------------------------------

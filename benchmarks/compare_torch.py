@@ -57,13 +57,22 @@ def import_torch():
     return torch
 
 
+# Seconds to wait before each timed run. BLAS and OpenMP worker threads spin for a while after
+# a parallel call instead of sleeping (OpenBLAS's about 0.11 s here, see fastconv.own_threads):
+# without the pause, a run started while the previous one's threads (NumPy's OpenBLAS after
+# the floor GEMMs, PyTorch's OpenMP after its layer) still spin shares a core with them.
+SETTLE = 0.2
+
+
 def interleaved_min(fns: list, repeat: int) -> list[float]:
-    """Warm each fn up once, then run them in turn ``repeat`` times; the minimum time of each."""
+    """Warm each fn up once, then run them in turn ``repeat`` times, each after a ``SETTLE``
+    pause; the minimum time of each."""
     for fn in fns:
         fn()
     best = [float("inf")] * len(fns)
     for _ in range(repeat):
         for k, fn in enumerate(fns):
+            time.sleep(SETTLE)
             t = time.perf_counter()
             fn()
             best[k] = min(best[k], time.perf_counter() - t)

@@ -148,6 +148,15 @@ def test_conv2d_products_match_reference(eager, device, dtype, case, seed):
     check_products(case, seed, dtype, device, transposed=False)
 
 
+@settings(max_examples=15)
+@given(case=cases(), seed=st.integers(0, 2**16))
+def test_weight_grad_in_one_part_matches_reference(eager, monkeypatch, case, seed):
+    """The weight gradient's sum not split between threads (``min_split`` above the work, as
+    for small layers by default): one per-thread dWᵀ, no reduction over parts."""
+    monkeypatch.setattr(fastconv, "min_split", 10**12)
+    check_products(case, seed, np.float64, "cpu", transposed=False)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @settings(max_examples=20)
 @given(case=cases(transposed=True), seed=st.integers(0, 2**16))

@@ -56,6 +56,13 @@ threads with one BLAS thread each); one weight-gradient GEMM per tap over the wh
 C/G × C_out/G result with an inner dimension of N·Hp·Wp: 39 against 64 GFLOP per CPU-second
 at 64 channels, 61 against 84 at 128, one thread, than the stacked column blocks); the
 depthwise forward and adjoint on flat planes (no faster; slower where padding widens rows).
+Measured later (2026-11-30, one run each, interleaved): stacking the KH·KW views of a tile
+into a column block for the *forward* too, so its GEMM has K = KH·KW·C (slower at every size,
+16→16 @128² one thread 23 against 18 ms); the weight gradient per tap and tile without the
+stacking copy (the same time); the depthwise path in a channels-last layout (faster at 16²,
+slower from 32² up, the layout copies); MKL's sgemm instead of OpenBLAS's on these shapes
+(10-25% faster, for a 944 MB dependency). The GEMMs themselves are the floor: OpenBLAS runs
+16-channel shapes at ~50 GFLOP/s per core, 64-channel ones at ~85.
 The grids live in reused buffers (``_scratch``): fresh ones cost a page fault per 4 KiB
 page. Channels below ``min_channels`` (an RGB stem) stay on im2col, whose inner dimension
 C·KH·KW is KH·KW times longer.

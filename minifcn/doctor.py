@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import __version__, backend
+from .functional import fastconv
 
 FIXES = {
     "no-cupy": "CuPy is not installed (or does not import). Install the wheel for your CUDA major version: "
@@ -157,6 +158,7 @@ def doctor(device: str | None = None, out: Callable[[str], None] = print, step: 
     problems: list[str] = []
     out(f"minifcn {__version__}   Python {platform.python_version()} ({sys.executable})")
     out(f"NumPy {_version('numpy')}   SciPy {_version('scipy')}")
+    out(fastconv.describe())
     cp = backend._load_cupy()
     gpus = 0
     if cp is None:

@@ -1,6 +1,7 @@
 """``minifcn doctor``: a clear verdict, and exit 1 only when the GPU was asked for and fails."""
 
 
+import numpy as np
 import pytest
 
 from conftest import REAL_GPU
@@ -80,3 +81,22 @@ def test_driver_older_than_runtime_is_a_cuda_mismatch(monkeypatch, capsys):
     code, out = run(capsys, "--device", "cuda", "--no-step")
     assert code == 1 and "CUDA runtime 12.4" in out and "driver is older than the CUDA runtime" in out
     del cp
+
+
+def test_the_cpu_fast_paths_line(monkeypatch, capsys):
+    """On, with the BLAS found and the thread counts; the fallback when NumPy's BLAS cannot be
+    called; off when switched off. The counts are what OpenBLAS and minifcn report."""
+    import re
+
+    from minifcn.functional import fastconv
+    monkeypatch.setattr(fastconv, "threads", 3)                   # not this machine's core count
+    code, out = run(capsys, "--no-step")
+    assert fastconv._gemm_for(np.float32) is not None            # this test machine's NumPy: OpenBLAS
+    line = next(s for s in out.splitlines() if s.startswith("CPU fast paths"))
+    blas, ours = map(int, re.search(r"\((\d+) threads, held to 1 .*\), (\d+) minifcn threads", line).groups())
+    assert blas == fastconv._blas["threads"][0]() and ours == fastconv._workers() == 3
+    assert "openblas" in line.lower()
+    monkeypatch.setattr(fastconv, "_blas", {})
+    assert "not an OpenBLAS" in run(capsys, "--no-step")[1] and "im2col" in fastconv.describe()
+    monkeypatch.setattr(fastconv, "enabled", False)
+    assert "CPU fast paths: off" in run(capsys, "--no-step")[1]

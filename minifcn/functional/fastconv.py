@@ -264,6 +264,7 @@ def _find_blas() -> dict:
             get.argtypes, get.restype, set_.argtypes, set_.restype = [], e, [e], None
             table: dict = {k: fn for k, (fn, _) in found.items()}
             table["threads"] = (get, set_)
+            table["path"] = os.path.realpath(path)
             return table
     return {}
 
@@ -276,6 +277,19 @@ def _gemm_for(dtype: Any) -> Any:
     if _blas is None:
         _blas = _find_blas()
     return _blas.get(np.dtype(dtype))
+
+
+def describe() -> str:
+    """One line on the CPU fast paths for ``minifcn doctor``: on or off, the BLAS they call,
+    and how many threads share the work."""
+    if not enabled:
+        return "CPU fast paths: off (fastconv.enabled = False): the readable im2col products run"
+    if _gemm_for(np.float32) is None:
+        return ("CPU fast paths: on, but NumPy's BLAS is not an OpenBLAS they can call (NumPy built "
+                "with another BLAS?): stride-1 convolutions fall back to im2col, which is slower")
+    return (f"CPU fast paths: on; NumPy's OpenBLAS {os.path.basename(_blas['path'])} "
+            f"({_blas['threads'][0]()} threads, held to 1 inside the fast paths), "
+            f"{_workers()} minifcn threads (fastconv.threads)")
 
 
 def _blas_parallel(fn: Callable[[int, int], Any], n: int) -> None:

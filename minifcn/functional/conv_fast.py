@@ -30,6 +30,9 @@ What is tuned, and why:
   most the largest column buffer used; ``release_workspace()`` frees it.
 - **Orientation.** weight_grad forms dWᵀ = cols @ Yᵀ: the same numbers, but OpenBLAS runs
   this orientation 1.2-3x faster (inner dimension n·OH·OW in the tens of thousands).
+- **Threads.** The three functions run inside ``fastconv.own_threads`` (OpenBLAS on one
+  thread, so its idle workers do not spin beside minifcn's), and the im2col products are
+  split between minifcn's threads instead (``fastconv.matmul``).
 - ``workspace_peak`` records the largest column buffer built (the benchmark reports it).
 """
 from __future__ import annotations
@@ -139,7 +142,7 @@ def convolve(x: Any, w: Any, geo: WindowGeometry, keep_cols: bool = False) -> tu
     for a, b in spans:
         out = None if keep else _workspace(xp, _col_shape(w, geo, b - a), x.dtype)
         cols = _im2col(x[a:b], geo, out=out)                           # (C·KH·KW, n·OH·OW)
-        yg = fastconv.matmul(wg, cols.reshape(G, -1, cols.shape[1]))         # one GEMM per group
+        yg = fastconv.matmul(wg, cols.reshape(G, -1, cols.shape[1]))   # one GEMM per group
         yg = yg.reshape(C_out, b - a, OH, OW).transpose(1, 0, 2, 3)
         if y is None:                                                  # one chunk: one copy, no empty
             y = xp.ascontiguousarray(yg)
@@ -160,7 +163,7 @@ def convolve_adjoint(y: Any, w: Any, geo: WindowGeometry) -> Any:
     for a, b in _spans(N, _col_bytes(w, geo), xp):
         rows = _rows(y[a:b]).reshape(G, C_out // G, -1)                # (G, C_out/G, n·OH·OW)
         cols = _workspace(xp, (G, wgT.shape[1], rows.shape[2]), y.dtype)
-        fastconv.matmul(wgT, rows, out=cols)                             # (G, C/G·KH·KW, n·OH·OW)
+        fastconv.matmul(wgT, rows, out=cols)                           # (G, C/G·KH·KW, n·OH·OW)
         _record(cols.nbytes)
         parts.append(col2im(cols.reshape(-1, rows.shape[2]), (b - a, C) + geo.in_size, *geo.window_args))
     return parts[0] if len(parts) == 1 else xp.concatenate(parts)
@@ -184,7 +187,8 @@ def weight_grad(x: Any, y: Any, w: Any, geo: WindowGeometry, cols: Any = None) -
         c = cols if cols is not None else _im2col(x[a:b], geo, out=_workspace(xp, _col_shape(w, geo, b - a), x.dtype))
         rows = _rows(y[a:b]).reshape(G, C_out // G, -1)                # (G, C_out/G, n·OH·OW)
         c = c.reshape(G, -1, c.shape[1])
-        part = fastconv.matmul(rows, c.transpose(0, 2, 1)) if as_w else fastconv.matmul(c, rows.transpose(0, 2, 1))
+        part = fastconv.matmul(rows, c.transpose(0, 2, 1)) if as_w else \
+            fastconv.matmul(c, rows.transpose(0, 2, 1))
         if gw is None:                                                 # the first chunk: no zeros + add
             gw = part
         else:

@@ -351,6 +351,7 @@ def set_threads(n: int) -> None:
 
 
 def main() -> None:
+    global SETTLE
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement, minimum taken (default 3)")
     ap.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
@@ -364,8 +365,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0,
                     help="threads for PyTorch, OpenBLAS and minifcn's fast paths (default 0: as they come; "
                          "1 gives steadier per-core ratios on a loaded machine)")
+    ap.add_argument("--settle", type=float, default=SETTLE,
+                    help=f"seconds of pause before each timed run, so that no library's idle threads still spin "
+                         f"(default {SETTLE}; 0: none, as before 2026-11-30)")
     ap.add_argument("--memory-child", choices=["minifcn", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    SETTLE = max(0.0, args.settle)
     if args.threads:
         set_threads(args.threads)
     models = [m.strip() for m in args.models.split(",") if m.strip()]

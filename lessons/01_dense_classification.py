@@ -223,7 +223,7 @@ print(f"  softmax by hand {np.round(softmax_by_hand, 4)}\n  F.softmax       {np.
 assert np.allclose(p[:, h, w], softmax_by_hand, atol=1e-5)
 assert (pred == z.argmax(axis=0)).all()
 
-accuracy = metrics.pixel_accuracy(pred, labels)         # fraction of pixels right (lesson 8)
+accuracy = metrics.pixel_accuracy(pred, labels)         # fraction of pixels right (lesson 9)
 print(f"pixels classified correctly: {accuracy:.4f}")
 assert accuracy == (pred == labels).mean()
 

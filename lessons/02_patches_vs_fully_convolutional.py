@@ -49,7 +49,7 @@ print("image", image.shape, " labels", labels.shape)
 # ## The patch classifier
 #
 # A classification CNN for $P \times P$ patches, $P = 11$: three **valid** (unpadded)
-# $3 \times 3$ convolutions, each shrinking the map by 2 (lesson 6: $o = i - k + 1$), so
+# $3 \times 3$ convolutions, each shrinking the map by 2 (lesson 7: $o = i - k + 1$), so
 # $11 \to 9 \to 7 \to 5$; then two "dense" (fully connected) layers.
 #
 # The first dense layer sees the whole $16 \times 5 \times 5$ map and has 32 outputs. A
@@ -70,7 +70,7 @@ net = nn.Sequential(
     nn.Conv2d(16, 32, 5, rng=3), nn.ReLU(),       # "dense" 400 -> 32, as a conv over the 5x5 map
     nn.Conv2d(32, K, 1, rng=4),                   # "dense" 32 -> K, as a 1x1 conv
 ).to(DEVICE)
-net.eval()      # evaluation mode: layers that act differently in training (batch norm, lesson 4) stop doing so
+net.eval()      # evaluation mode: layers that act differently in training (batch norm, lesson 5) stop doing so
 print(nn.summary(net, (1, C, P, P), device=DEVICE))
 
 sizes = [P]
@@ -309,7 +309,7 @@ plt.close(fig)
 # select the patch size?". Lesson 1 showed that on **same-colour** shapes a single pixel
 # ($P = 1$) says *shape or background* but not *which* shape. Does a larger window help?
 #
-# A trained CNN is the real answer (lesson 9), but training one per patch size is too slow
+# A trained CNN is the real answer (lesson 10), but training one per patch size is too slow
 # for a lesson. So we use a tiny classifier that sees a $P \times P$ window through a few
 # numbers: the **mean brightness of the centred $s \times s$ box**, for every box size
 # $s \le P$ in `BOXES`. (`scipy.ndimage.uniform_filter(g, s)` computes this box mean at
@@ -389,7 +389,7 @@ plt.close(fig)
 # The window has to reach the shape's **outline** to see its form: at 64 pixels the
 # shapes have radii of 8 to 20 pixels, so windows of about 17 to 33 pixels help most. A
 # trained network can learn far richer features than box means, but it obeys the same rule: a pixel's label can only depend on what its
-# **receptive field** covers (lesson 12 computes it for a whole network).
+# **receptive field** covers (lesson 13 computes it for a whole network).
 
 # %% [markdown]
 # ## Summary

@@ -44,7 +44,7 @@ plt = pyplot()
 #
 # The weights have the same shapes in both, so the two networks have **exactly the same
 # parameters**; only the sizes of the maps they slide over differ. (A U-Net adds skip
-# connections from encoder to decoder, lesson 9; they do not change this count much.)
+# connections from encoder to decoder, lesson 10; they do not change this count much.)
 
 # %%
 C, K, L = 32, 4, 10
@@ -253,7 +253,7 @@ print(f"time ratio {seconds['encoder-decoder'] / seconds['full resolution']:.2f}
 #
 # Each pooling doubles the distance between neighbouring units (the **jump**), so every
 # later $3 \times 3$ conv widens the receptive field by twice as much as the one before
-# (lesson 6; `arith.receptive_field`, $r \leftarrow r + (k - 1) j$, $j \leftarrow j s$).
+# (lesson 7; `arith.receptive_field`, $r \leftarrow r + (k - 1) j$, $j \leftarrow j s$).
 # Ten full-resolution $3 \times 3$ convs see $1 + 10 \cdot 2 = 21$ pixels; the encoder's
 # bottleneck sees far more, for the same parameters.
 
@@ -344,7 +344,7 @@ with mf.no_grad():
 # - It also sees further: its receptive field grows with every level.
 # - The price: the decoder must bring back full resolution, and fine detail lost in
 #   pooling must come back from somewhere. That is what unpooling, transposed convolution
-#   (lessons 4, 5) and U-Net's skip connections (lesson 9) are about.
+#   (lessons 5, 6) and U-Net's skip connections (lesson 10) are about.
 
 # %% [markdown]
 # ## Try it

@@ -220,7 +220,7 @@ def image_grid(path: Any, rows: list, title: str | None = None, size: float = 2.
     plt.close(fig)
 
 
-# ---- grids of numbers, drawn like the lecture's slides (lessons 4 and 5) ----------------------
+# ---- grids of numbers, drawn like the lecture's slides (lessons 5 and 6) ----------------------
 def draw_grid(ax: Any, grid: Any, title: str, marked: Any = None, colour: str = "#fdd49e") -> None:
     """Draw a 2-D grid with its numbers written in the cells; cells where ``marked`` is True
     get ``colour``, zeros are grey, and even-sized grids get thick lines between 2x2 blocks."""

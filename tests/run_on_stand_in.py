@@ -1,6 +1,6 @@
 """Run a script (or ``-m module``) with device "cuda" served by the strict CuPy stand-in.
 
-    python tests/run_on_stand_in.py lessons/09_unet.py
+    python tests/run_on_stand_in.py lessons/10_unet.py
     python tests/run_on_stand_in.py -m minifcn.cli train --device cuda ...
 
 Tests use it to run lessons and the command line on "cuda" in a fresh process, without a GPU.

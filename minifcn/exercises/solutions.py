@@ -115,7 +115,7 @@ def max_pool2d_with_indices(x, kernel_size, stride, padding=(0, 0), dilation=(1,
     return best, index
 
 
-# ---- lesson 4: unpooling ----------------------------------------------------------------------
+# ---- lesson 5: unpooling ----------------------------------------------------------------------
 def max_unpool2d(x, indices, output_size):
     """Zeros of shape (N, C, H, W) with x[n, c, oh, ow] written at flat position indices[n, c, oh, ow]."""
     N, C = x.shape[:2]
@@ -138,7 +138,7 @@ def unpool_bed_of_nails(x, scale):
     return out
 
 
-# ---- lesson 5: transposed convolution ---------------------------------------------------------
+# ---- lesson 6: transposed convolution ---------------------------------------------------------
 def conv_matrix(weight, input_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """The (OH·OW, H·W) matrix C of a single-channel convolution: conv(x).ravel() == C @ x.ravel()."""
     KH, KW = weight.shape
@@ -183,7 +183,7 @@ def bilinear_kernel(channels, scale):
     return weight
 
 
-# ---- lesson 6: convolution arithmetic ---------------------------------------------------------
+# ---- lesson 7: convolution arithmetic ---------------------------------------------------------
 def conv_output_size(i, k, stride=1, padding=0, dilation=1, kind="conv", output_padding=0, ceil_mode=False):
     """Output size along one axis of a "conv", "transpose" (transposed convolution) or "pool"."""
     effective = dilation * (k - 1) + 1                              # the kernel's reach
@@ -207,7 +207,7 @@ def receptive_field(layers):
     return field
 
 
-# ---- lesson 7: losses -------------------------------------------------------------------------
+# ---- lesson 8: losses -------------------------------------------------------------------------
 def dice_loss(probs, target):
     """Soft Dice loss 1 - mean_k (2 Σ p t + 1) / (Σ p + Σ t + 1), sums over N, H, W; returns (loss, dL/dprobs)."""
     N, K, H, W = probs.shape
@@ -220,7 +220,7 @@ def dice_loss(probs, target):
     return float(loss), grad
 
 
-# ---- lesson 8: metrics ------------------------------------------------------------------------
+# ---- lesson 9: metrics ------------------------------------------------------------------------
 def dice_iou(pred, target, num_classes):
     """Per-class Dice 2|P∩T|/(|P|+|T|) and IoU |P∩T|/|P∪T| from label maps; NaN for a class in neither."""
     dice = np.full(num_classes, np.nan)

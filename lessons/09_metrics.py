@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 8 — Metrics: how good is a segmentation?
+# # Lesson 9 — Metrics: how good is a segmentation?
 #
 # **This lesson covers:** pixel accuracy and class imbalance; DSC $= 2TP/(2TP+FP+FN)$; IoU
 # (Jaccard) and its relation to Dice; Hausdorff distance from the directed $h(X, Y)$, and
@@ -22,7 +22,7 @@ import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
 from minifcn.lesson import lesson_setup
 from minifcn.plotting import pyplot
-DEVICE, FIGURES = lesson_setup("08_metrics")
+DEVICE, FIGURES = lesson_setup("09_metrics")
 plt = pyplot()
 
 # %% [markdown]
@@ -369,7 +369,7 @@ plt.close(fig)
 #    HD95 before you run. *Exercise* `hausdorff_distance` writes HD and HD95 yourself.
 
 # %%
-print("lesson 08 done: all assertions hold")
+print("lesson 09 done: all assertions hold")
 
 # %% [markdown]
 # **Exercises**: write `dice_iou`, `hausdorff_distance`

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 10 — Autoencoders: compress, then denoise
+# # Lesson 11 — Autoencoders: compress, then denoise
 #
 # **This lesson covers:** autoencoder $g(f(x)) \approx x$; the bottleneck and its
 # compression ratio (a trained 16-fold bottleneck against PCA and block averages of the
@@ -28,7 +28,7 @@ import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
 from minifcn.lesson import lesson_setup
 from minifcn.plotting import pyplot
-DEVICE, FIGURES = lesson_setup("10_autoencoders")
+DEVICE, FIGURES = lesson_setup("11_autoencoders")
 plt = pyplot()
 
 from minifcn import optim

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 12 — DeepLab: atrous convolution, separable convolution, ASPP
+# # Lesson 13 — DeepLab: atrous convolution, separable convolution, ASPP
 #
 # **This lesson covers:** atrous (dilated) convolution and its receptive field "at no
 # extra cost"; depthwise-separable convolution; ASPP; the DeepLabv3+ encoder–decoder; the
@@ -30,7 +30,7 @@ from minifcn.models import ASPP, DeepLabV3Plus, SeparableConv2d
 from minifcn.lesson import lesson_setup
 from minifcn.nn.summary import measured_receptive_field
 from minifcn.plotting import image_grid, pyplot
-DEVICE, FIGURES = lesson_setup("12_deeplab")
+DEVICE, FIGURES = lesson_setup("13_atrous_separable")
 plt = pyplot()
 
 # %% [markdown]
@@ -81,7 +81,7 @@ plt.close(fig)
 # ## 2. Receptive field against parameters
 #
 # The receptive field $r$ of a stack of stride-1 layers grows by $\hat k - 1 = d(k-1)$ per
-# layer: $r = 1 + \sum_l d_l (k_l - 1)$ (lesson 6 has the general rule with strides).
+# layer: $r = 1 + \sum_l d_l (k_l - 1)$ (lesson 7 has the general rule with strides).
 # Three 3×3 convolutions with dilations 1, 1, 1 see $1 + 2 \cdot 3 = 7$ pixels; with
 # dilations 1, 2, 4 they see $1 + 2 \cdot (1 + 2 + 4) = 15$ — and the weights are exactly
 # the same in number. `arith.receptive_field` takes the layers as (kernel, stride,
@@ -336,7 +336,7 @@ assert full_weights > 4 * sep_weights
 
 # %% [markdown]
 # **How far it sees.** Along its deepest path (stem, two strided separable convs, the two
-# atrous ones, the rate-6 ASPP branch) the formula of lesson 6 gives the field below, in
+# atrous ones, the rate-6 ASPP branch) the formula of lesson 7 gives the field below, in
 # input pixels: the strides multiply every later dilation by 8. On a 64×64 input that is
 # more than the whole image; on top, ASPP's image-level branch connects every output pixel
 # to every input pixel. A plain stack of as many 3×3 convolutions (six) without strides
@@ -434,7 +434,7 @@ plt.close(fig)
 # Everything so far counted; now we **train** a tiny DeepLabv3+ (`base_channels=4`, about
 # 5 k parameters) to separate shapes from background (`num_classes=2`) on 64×64 synthetic
 # shapes whose radii vary from 8 to 20 px — objects of varied size, which is what ASPP's
-# several rates are meant for. Adam (lesson 7) for `DL_STEPS = 30` steps of 8 images with
+# several rates are meant for. Adam (lesson 8) for `DL_STEPS = 30` steps of 8 images with
 # cross-entropy, then **eval mode** (BatchNorm uses the running averages it collected during
 # training instead of the batch's own statistics) and the foreground IoU on 32 test images.
 #
@@ -521,7 +521,7 @@ assert abs(iou_gap) < largest_spread                  # the honest finding: the 
 # largest disc (26 px). Parameters and multiply-adds are again identical (asserted).
 # Each variant trains from the same three seeds for `SZ_STEPS = 60` Adam steps
 # (learning rate 0.05). The small discs cover only about 3 % of the pixels, so the loss is
-# the **class-weighted cross-entropy** of lesson 7, $w_k = N / (K \cdot N_k)$ from the
+# the **class-weighted cross-entropy** of lesson 8, $w_k = N / (K \cdot N_k)$ from the
 # training masks; without it the rare small discs are found late, and a verdict would
 # depend on exactly when we stop. To check that it does not, we score each run at three
 # **stopping points**, after 40, 50 and 60 steps: the **mean IoU of the two disc classes**
@@ -535,7 +535,7 @@ SZ_RATES = {"rates 1,1,1": (1, 1, 1), "rates 2,4,6": (2, 4, 6)}
 sizes_train = SyntheticSizes(256, image_size=DL_SIZE, seed=0).arrays()
 sizes_test = SyntheticSizes(32, image_size=DL_SIZE, seed=1).arrays()
 sz_counts = np.bincount(sizes_train[1].ravel(), minlength=3)
-sz_weight = (sizes_train[1].size / (3 * sz_counts)).astype(np.float32)      # lesson 7's class weights
+sz_weight = (sizes_train[1].size / (3 * sz_counts)).astype(np.float32)      # lesson 8's class weights
 print("size classes (radius ranges, px):", dict(enumerate(SyntheticSizes(1).radii, start=1)))
 print(f"pixel shares: background {sz_counts[0] / sz_counts.sum():.1%}, small {sz_counts[1] / sz_counts.sum():.1%}, "
       f"large {sz_counts[2] / sz_counts.sum():.1%}; class weights {np.round(sz_weight, 2)}")

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 9 — U-Net: an encoder, a decoder, and the skips between them
+# # Lesson 10 — U-Net: an encoder, a decoder, and the skips between them
 #
 # **This lesson covers:** U-Net's contracting and expanding paths; skip connections by
 # concatenation; "works with few training images"; valid convolutions, 572 → 388 and
@@ -30,7 +30,7 @@ import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
 from minifcn.lesson import lesson_setup
 from minifcn.plotting import image_grid, pyplot
-DEVICE, FIGURES = lesson_setup("09_unet")
+DEVICE, FIGURES = lesson_setup("10_unet")
 plt = pyplot()
 
 from minifcn import optim
@@ -85,7 +85,7 @@ print("train", train_x.shape, train_y.shape, " test", test_x.shape,
 # %% [markdown]
 # ## Train briefly
 #
-# Pixel-wise cross-entropy, Adam (lesson 7), mini-batches of 4 images, and a **cosine
+# Pixel-wise cross-entropy, Adam (lesson 8), mini-batches of 4 images, and a **cosine
 # learning-rate schedule** (`optim.CosineAnnealingLR`: the rate falls from `LR` to 0 along
 # half a cosine, $\eta_t = \tfrac12 \eta_0 (1 + \cos(\pi t / T))$) that ends near zero (so the weights, and batch norm's running statistics, have
 # settled when we switch to evaluation mode). Initial weights come from
@@ -159,7 +159,7 @@ image_grid(FIGURES / "predictions.png",
 # `skip=False` drops the concatenations; the decoder must rebuild the full-resolution mask
 # from the $6 \times 6$ bottleneck alone. Same seed, same batches, same steps, same
 # learning rate. We compare the **mean Dice** over the two classes on the test images,
-# $\text{DSC}_k = 2|P_k \cap T_k| / (|P_k| + |T_k|)$ (lesson 8).
+# $\text{DSC}_k = 2|P_k \cap T_k| / (|P_k| + |T_k|)$ (lesson 9).
 
 # %%
 plain, plain_losses = train(skip=False)
@@ -214,7 +214,7 @@ plt.close(fig)
 # Above, every $3 \times 3$ convolution pads by 1 ("same"), so sizes only change at the
 # pools and upsamplings. The original U-Net pads **nothing** ("valid"): each convolution
 # keeps only the pixels whose whole $3 \times 3$ window lies in the image, so it loses one
-# pixel per side, $o = i - 3 + 1 = i - 2$ (lesson 6). Two consequences:
+# pixel per side, $o = i - 3 + 1 = i - 2$ (lesson 7). Two consequences:
 #
 # 1. The output is **smaller** than the input: the network only predicts pixels for which
 #    it saw the full context. The paper feeds $572 \times 572$ tiles and gets
@@ -280,8 +280,8 @@ assert border == 92
 #
 # Nothing in a U-Net says "class scores": it maps an image to an image of the same size.
 # Change the last layer and the loss and the same network does other dense tasks — the
-# denoising of lesson 10 (an image in, a clean image out, MSE loss), the keypoint
-# heatmaps of lesson 11 (one channel per keypoint), **super-resolution** (a low-resolution
+# denoising of lesson 11 (an image in, a clean image out, MSE loss), the keypoint
+# heatmaps of lesson 12 (one channel per keypoint), **super-resolution** (a low-resolution
 # image in, the sharp one out), and the denoiser inside diffusion models, the generative
 # models the lecture names, which is a U-Net asked to remove noise step by step.
 #
@@ -289,7 +289,7 @@ assert border == 92
 # pixels. Inputs: the same images at half the resolution, $16 \times 16$, each low-res
 # pixel the mean of a $2 \times 2$ block. The classic answers upsample them back without
 # learning anything: **nearest** (copy each pixel into a $2 \times 2$ block) and
-# **bilinear** (lesson 4). The U-Net gets the bilinear image and predicts a *correction*
+# **bilinear** (lesson 5). The U-Net gets the bilinear image and predicts a *correction*
 # to it (a **residual**: output = bilinear + U-Net(bilinear)); its head is zeroed at the
 # start, so before training it *is* bilinear, and all it can learn is to do better. It is
 # the same `UNet` class with `num_classes=3`: the last 1×1 convolution is linear, so its

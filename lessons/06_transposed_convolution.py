@@ -1,11 +1,11 @@
 # %% [markdown]
-# # Lesson 5 — Transposed convolution
+# # Lesson 6 — Transposed convolution
 #
 # **This lesson covers:** "transposed convolution = multiplication by $C^\top$"; 1-D and
 # 2-D convolution matrices; "a learnable upsampling: each input stamps the kernel"; "not
 # an inverse"; checkerboard artefacts; bilinear upsampling as a fixed kernel.
 #
-# Unpooling (lesson 4) enlarges a feature map by a fixed rule. A **transposed
+# Unpooling (lesson 5) enlarges a feature map by a fixed rule. A **transposed
 # convolution** enlarges it with a rule the network *learns*: it has a kernel, like a
 # convolution, and its weights are trained with everything else. FCN, U-Net and most
 # encoder–decoders use it to come back up to full resolution.
@@ -24,7 +24,7 @@ import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
 from minifcn.lesson import lesson_setup
 from minifcn.plotting import pyplot
-DEVICE, FIGURES = lesson_setup("05_transposed_convolution")
+DEVICE, FIGURES = lesson_setup("06_transposed_convolution")
 plt = pyplot()
 
 # %% [markdown]
@@ -158,7 +158,7 @@ plt.close(fig)
 #   dilation. A strided convolution maps several input sizes to the same output size, so
 #   the transposed op takes `output_padding` to pick which one it returns (e.g. kernel
 #   3, stride 2: inputs of 7 and of 8 pixels both give 3 outputs, and going back
-#   `output_padding=0` returns 7, `output_padding=1` returns 8; lesson 6 has the rule);
+#   `output_padding=0` returns 7, `output_padding=1` returns 8; lesson 7 has the rule);
 #   here it is the input size minus what `arith.conv_transpose_output_size` gives
 #   without it.
 
@@ -222,7 +222,7 @@ assert np.allclose(y_simple.numpy()[0], y_op, atol=1e-4) and np.allclose(xt_simp
 # **Kernel 2, stride 2**: the stamps tile the output without overlap, so a $2 \times 2$
 # input becomes $4 \times 4$ — the Kronecker product $x \otimes W$. With a kernel of ones
 # this is nearest-neighbour unpooling, with a one in the corner it is bed of nails
-# (lesson 4): both are transposed convolutions with a fixed kernel.
+# (lesson 5): both are transposed convolutions with a fixed kernel.
 
 # %%
 x = np.array([[1, 2],
@@ -507,7 +507,7 @@ plt.close(fig)
 #    `conv_transpose2d` writes the stamping (through `col2im`) yourself.
 
 # %%
-print("lesson 05 done: all assertions hold")
+print("lesson 06 done: all assertions hold")
 
 # %% [markdown]
 # **Exercises**: write `conv_matrix`, `conv_transpose2d`, `bilinear_kernel`

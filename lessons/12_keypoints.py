@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 11 — Keypoints: heatmaps vs direct coordinate regression
+# # Lesson 12 — Keypoints: heatmaps vs direct coordinate regression
 #
 # **This lesson covers:** keypoint estimation; heatmap regression with Gaussian targets vs
 # direct coordinate regression; U-Net beyond segmentation (dense outputs that are not
@@ -27,7 +27,7 @@ import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
 from minifcn.lesson import lesson_setup
 from minifcn.plotting import pyplot
-DEVICE, FIGURES = lesson_setup("11_keypoints")
+DEVICE, FIGURES = lesson_setup("12_keypoints")
 plt = pyplot()
 
 from minifcn import optim
@@ -107,7 +107,7 @@ plt.close(fig)
 # %% [markdown]
 # ## Train the heatmap network
 #
-# `KeypointNet` is a U-Net (lesson 9) with one output channel per keypoint. Loss:
+# `KeypointNet` is a U-Net (lesson 10) with one output channel per keypoint. Loss:
 # `F.mse_loss` between its output and the target heatmaps. One practical detail: almost
 # every target pixel is (nearly) 0, so "predict 0 everywhere" is a cheap first answer that
 # a network likes to settle in, and a channel that starts there can take many steps to

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 4 — Unpooling
+# # Lesson 5 — Unpooling
 #
 # **This lesson covers:** "unpooling: nearest neighbour, bed of nails"; "max unpooling
 # remembers the positions of max pooling"; SegNet's encoder–decoder with pooling indices.
@@ -22,7 +22,7 @@ import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
 from minifcn.lesson import lesson_setup
 from minifcn.plotting import pyplot
-DEVICE, FIGURES = lesson_setup("04_unpooling")
+DEVICE, FIGURES = lesson_setup("05_unpooling")
 plt = pyplot()
 
 from minifcn.models import SegNet
@@ -281,7 +281,7 @@ assert outside == 0 and np.count_nonzero(dec1_in) > 0
 assert (winners0.reshape(1, 4, 8, 2, 8, 2).sum(axis=(3, 5)) == 1).all()   # one slot per block
 
 # %% [markdown]
-# Only the **indices** cross from encoder to decoder, not the feature maps (U-Net, lesson 9,
+# Only the **indices** cross from encoder to decoder, not the feature maps (U-Net, lesson 10,
 # sends the whole maps). An index names one of the 4 cells of a block, so it needs only
 # $\log_2 4 = 2$ bits, against $4 \times 32$ bits for the block of float32 values it
 # stands for: a 64-fold saving. We do not take that on faith: we **pack** each block's
@@ -348,7 +348,7 @@ plt.close(fig)
 #    `max_unpool2d` writes that decoder step yourself.
 
 # %%
-print("lesson 04 done: all assertions hold")
+print("lesson 05 done: all assertions hold")
 
 # %% [markdown]
 # **Exercises**: write `max_unpool2d`, `unpool_nearest`, `unpool_bed_of_nails`

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 6 — Convolution arithmetic
+# # Lesson 7 — Convolution arithmetic
 #
 # **This lesson covers:** output sizes of convolution, pooling, transposed convolution and
 # dilation (Dumoulin & Visin's relationships 1–15); d2l's stride-1 $2 \times 2$ example;
@@ -33,7 +33,7 @@ import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
 from minifcn.lesson import lesson_setup
 from minifcn.plotting import pyplot
-DEVICE, FIGURES = lesson_setup("06_conv_arithmetic")
+DEVICE, FIGURES = lesson_setup("07_conv_arithmetic")
 plt = pyplot()
 
 from minifcn.nn.summary import measured_receptive_field
@@ -172,7 +172,7 @@ show(7, "pool", i=4, k=2, s=2, name="relationship_07_2x2")
 #
 # A transposed convolution goes the other way: its input has the size $i'$ of a
 # convolution's *output* and its output the size of that convolution's *input*. Its
-# matrix is the transpose of the convolution's (lesson 5). Dumoulin & Visin show that it
+# matrix is the transpose of the convolution's (lesson 6). Dumoulin & Visin show that it
 # can always be computed as a **direct convolution** with unit stride:
 #
 # - insert $s - 1$ zeros between the input pixels ("stretch" the input),
@@ -231,7 +231,7 @@ for number, i, k, s, p, a in TRANSPOSED:
 # **d2l's example** (*Dive into Deep Learning*, section "Transposed convolution"): a
 # $2 \times 2$ input and a $2 \times 2$ kernel, both $\begin{smallmatrix}0&1\\2&3
 # \end{smallmatrix}$, stride 1. Each input value stamps a scaled copy of the kernel
-# (lesson 5) onto a $3 \times 3$ output (relationship 8: $o' = 2 + 2 - 1 = 3$). We add the
+# (lesson 6) onto a $3 \times 3$ output (relationship 8: $o' = 2 + 2 - 1 = 3$). We add the
 # four stamps by hand and compare with `F.conv_transpose2d`.
 
 # %%
@@ -265,7 +265,7 @@ assert out_s1 == (4, 4) and out_s2 == (5, 5)
 # **"Deconvolution" is a misnomer.** Some papers (and layer names) call the transposed
 # convolution a *deconvolution*. In signal processing, deconvolution means *undoing* a
 # convolution. The transposed convolution restores the input's **size**, not its values:
-# lesson 5 builds an image $z \neq 0$ with $\mathrm{conv}(z) = 0$, so no operation can
+# lesson 6 builds an image $z \neq 0$ with $\mathrm{conv}(z) = 0$, so no operation can
 # undo that convolution. "Transposed" is the accurate name: it multiplies by $C^\top$.
 
 # %% [markdown]
@@ -420,7 +420,7 @@ print("padding='same' keeps", x.shape[2:], "for every k and d tried")
 # Three stacks of 3×3 layers show the three ways to grow it: more layers (linear growth),
 # downsampling in between (each later layer counts double), and dilations
 # $1, 2, 4, 8, \dots$ (exponential growth with the same number of weights — DeepLab's
-# trick, lesson 12).
+# trick, lesson 13).
 
 # %%
 STACKS = {
@@ -482,13 +482,13 @@ plt.close(fig)
 #
 # 1. *Predict*, then run: what does `F.conv_transpose2d` give for d2l's example with
 #    `stride=2`? (Four stamps that no longer overlap: write down the $4 \times 4$ result
-#    first.) *Exercise* `conv_transpose2d` (lesson 5) stamps it yourself.
+#    first.) *Exercise* `conv_transpose2d` (lesson 6) stamps it yourself.
 # 2. Which `(k, s, p)` take a 2×2 input to exactly 5×5 with `padding=1`? Use
 #    relationship 13 before you try it with `arith.conv_transpose_output_size`.
 #    *Exercise* `conv_output_size` has you write those size rules yourself.
 
 # %%
-print("lesson 06 done: all assertions hold")
+print("lesson 07 done: all assertions hold")
 
 # %% [markdown]
 # **Exercises**: write `conv_output_size`, `receptive_field`

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 13 — Touching objects: the border weight map, elastic deformations, object scores
+# # Lesson 15 — Touching objects: the border weight map, elastic deformations, object scores
 #
 # **This lesson covers:** U-Net's biomedical origin (touching cells, few training images);
 # the weighted loss that separates touching objects; elastic deformations as augmentation.
@@ -23,7 +23,7 @@ import minifcn as mf
 from minifcn import functional as F, nn, metrics
 from minifcn.lesson import lesson_setup
 from minifcn.plotting import image_grid, pyplot
-DEVICE, FIGURES = lesson_setup("13_touching_objects")
+DEVICE, FIGURES = lesson_setup("15_touching_objects")
 plt = pyplot()
 
 from minifcn import optim

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 7 — Losses for segmentation, and class imbalance
+# # Lesson 8 — Losses for segmentation, and class imbalance
 #
 # **This lesson covers:** pixel-wise cross-entropy $-\sum_k y_k \log \hat y_k$; class
 # imbalance and weighted cross-entropy; soft Dice loss; focal loss.
@@ -27,7 +27,7 @@ from minifcn import functional as F, nn, arith, metrics
 from minifcn import optim
 from minifcn.lesson import lesson_setup
 from minifcn.plotting import pyplot
-DEVICE, FIGURES = lesson_setup("07_losses")
+DEVICE, FIGURES = lesson_setup("08_losses")
 plt = pyplot()
 
 # %% [markdown]
@@ -155,7 +155,7 @@ assert np.isclose(wce.item(), wce_by_hand, rtol=1e-5)
 # %% [markdown]
 # ## 3. The soft Dice loss
 #
-# The Dice coefficient of lesson 8 compares a predicted region $P$ with the true one $T$,
+# The Dice coefficient of lesson 9 compares a predicted region $P$ with the true one $T$,
 # $2|P \cap T| / (|P| + |T|)$. Replace the hard regions by probabilities $p_{ik}$ and the
 # one-hot targets $t_{ik}$ and it becomes differentiable. Per class $k$, summed over all
 # pixels $i$ of the batch, with a small $s$ against $0/0$:
@@ -473,7 +473,7 @@ assert (ce_recall[:, -1] > 2 * ce_recall[:, at].min(1)).all()   # CE is slow, no
 # - **Focal loss** keeps cross-entropy's per-pixel form and turns down the easy pixels:
 #   $(1-p_t)^\gamma$. Here it finds fewer of the spots than the other two fixes, but far
 #   more than plain cross-entropy; with `alpha=` it combines with class weights.
-# - **Pixel accuracy** was above 0.95 for all four — lesson 8 shows why it misleads.
+# - **Pixel accuracy** was above 0.95 for all four — lesson 9 shows why it misleads.
 
 # %% [markdown]
 # **Exercises**: write `dice_loss`

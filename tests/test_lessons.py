@@ -1,4 +1,6 @@
-"""Lessons are tests: every lesson runs top to bottom as a script and its assertions hold."""
+"""Lessons are tests: every lesson runs top to bottom as a script and its assertions and claims
+hold; MINIFCN_SEED reruns a lesson on other random draws."""
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +30,29 @@ def test_lesson_runs(path, tmp_path):
     figures = list(tmp_path.rglob("*.png"))
     assert figures, f"{path.name} saved no figure"
     assert seconds < 60, f"{path.name} took {seconds:.1f} s (limit 60 s)"
+
+
+KNOB_LESSON = ROOT / "lessons" / "01_dense_classification.py"     # short, and its claims rest on random draws
+
+
+def run_at_seed(path, seed, tmp_path):
+    claims = tmp_path / f"claims{seed}.jsonl"
+    env = dict(os.environ, MPLBACKEND="Agg", MINIFCN_FIGURES=str(tmp_path / f"fig{seed}"), MINIFCN_DEVICE="cpu",
+               MINIFCN_SEED=str(seed), MINIFCN_CLAIMS=str(claims),
+               PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    result = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, f"{path.name} failed at MINIFCN_SEED={seed}:\n{result.stderr[-3000:]}"
+    return [json.loads(line) for line in claims.read_text().splitlines()]
+
+
+def test_the_seed_knob_changes_the_draws(tmp_path):
+    """The same lesson at MINIFCN_SEED=1 records the same claims, each holding, with other values."""
+    at0, at1 = run_at_seed(KNOB_LESSON, 0, tmp_path), run_at_seed(KNOB_LESSON, 1, tmp_path)
+    assert at0, f"{KNOB_LESSON.name} records no claims"
+    assert [c["name"] for c in at0] == [c["name"] for c in at1]
+    assert {c["seed"] for c in at0} == {0} and {c["seed"] for c in at1} == {1}
+    assert all(c["holds"] for c in at0 + at1)
+    assert any(a["value"] != b["value"] for a, b in zip(at0, at1)), "MINIFCN_SEED=1 gave the same values as 0"
 
 
 # On "cuda" (the strict CuPy stand-in, or a real GPU): a few lessons that exercise the device

@@ -49,6 +49,10 @@ LESSON = """\
     assert x == 2
     y = 3
     assert y > x
+    gain = claim("gain-over-seeds", y - x, ">", 0.5,
+                 note="mean paired difference")
+    # claim("in-a-comment", 1, ">", 0)
+    print('claim("in-a-string", ...) is not called here')
     """
 
 
@@ -61,10 +65,17 @@ def test_the_check_accepts_a_correct_row(tmp_path):
     assert problems_of(tmp_path, "| `a` | topic | `lessons/01_demo.py:3` | `x == 2` |") == []
 
 
+def test_the_check_accepts_a_claim_line(tmp_path):
+    assert problems_of(tmp_path, '| `a` | topic | `lessons/01_demo.py:6` | `claim("gain-over-seeds"` |') == []
+
+
 @pytest.mark.parametrize("row, message", [
-    ("| `a` | topic | `lessons/01_demo.py:4` | `x == 2` |", "the assertion is on line 3"),       # stale line
-    ("| `a` | topic | `lessons/01_demo.py:1` | `x = 2` |", "is on 0 assert lines"),              # not an assert
-    ("| `a` | topic | `lessons/01_demo.py:5` | `x` |", "is on 2 assert lines"),                   # ambiguous
+    ("| `a` | topic | `lessons/01_demo.py:4` | `x == 2` |", "the check is on line 3"),            # stale line
+    ("| `a` | topic | `lessons/01_demo.py:1` | `x = 2` |", "is on 0 assert/claim lines"),        # not a check
+    ("| `a` | topic | `lessons/01_demo.py:5` | `x` |", "is on 3 assert/claim lines"),             # ambiguous
+    ("| `a` | topic | `lessons/01_demo.py:7` | `mean paired` |", "is on 0 assert/claim lines"),  # claim's 2nd line
+    ("| `a` | topic | `lessons/01_demo.py:9` | `in-a-comment` |", "is on 0 assert/claim lines"),
+    ("| `a` | topic | `lessons/01_demo.py:10` | `in-a-string` |", "is on 0 assert/claim lines"),
     ("| `a` | topic | `lessons/02_gone.py:3` | `x == 2` |", "no such lesson"),
 ])
 def test_the_check_catches_a_stale_or_wrong_row(tmp_path, row, message):

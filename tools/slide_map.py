@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """The slide map (docs/slides.md): every lecture slide topic -> lesson -> the assertion behind it.
 
-Each row of the table names its assertion by a piece of the assertion's own text (the
-last column, in backticks), which must occur on exactly one ``assert`` line of the lesson
-file (prose that quotes it does not count). The ``file:line`` column is derived from it, so it cannot
-go stale unnoticed:
+Each row of the table names its check by a piece of the check's own text (the last column,
+in backticks), which must occur on exactly one *check line* of the lesson file: an ``assert``
+statement (an exact fact checked against an independent witness) or a line with a
+``claim(`` call (an empirical claim of ``minifcn.lesson.claim``, with its statistic, that
+``tools/seed_sweep.py`` reruns over seeds). Prose and comments that quote it do not count.
+The ``file:line`` column is derived from it, so it cannot go stale unnoticed:
 
     python tools/slide_map.py            # check: exit 1 and list the problems if any
     python tools/slide_map.py --write    # rewrite the file:line column from the lessons
@@ -15,6 +17,7 @@ issue 18 (``REQUIRED``) has a row.
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import sys
 from pathlib import Path
@@ -39,16 +42,35 @@ def rows(text: str) -> list[dict]:
             if (m := ROW.match(line))]
 
 
+def check_lines(source: str) -> set[int]:
+    """The 1-based first lines of the ``assert`` statements and ``claim(...)`` calls in ``source``
+    (found by parsing it, so strings and comments that mention them do not count)."""
+    lines = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assert):
+            lines.add(node.lineno)
+        elif isinstance(node, ast.Call) and (getattr(node.func, "id", None) == "claim"
+                                             or getattr(node.func, "attr", None) == "claim"):
+            lines.add(node.func.lineno)
+    return lines
+
+
 def locate(root: Path, file: str, anchor: str) -> tuple[int | None, str | None]:
-    """(1-based line of the one assert line in ``file`` that contains ``anchor``, or None; problem or None)."""
+    """(1-based line of the one check line (``assert`` or ``claim(``) in ``file`` that contains
+    ``anchor``, or None; problem or None)."""
     path = root / file
     if not path.is_file():
         return None, f"{file}: no such lesson"
-    lines = path.read_text(encoding="utf-8").splitlines()
-    hits = [n for n, line in enumerate(lines, 1) if anchor in line and line.strip().startswith("assert ")]
+    source = path.read_text(encoding="utf-8")
+    try:
+        checks = check_lines(source)
+    except SyntaxError as err:
+        return None, f"{file}: does not parse ({err})"
+    lines = source.splitlines()
+    hits = [n for n, line in enumerate(lines, 1) if anchor in line and n in checks]
     if len(hits) != 1:
         where = "" if hits else f" (it occurs on {sum(anchor in line for line in lines)} other lines)"
-        return None, f"{file}: `{anchor}` is on {len(hits)} assert lines (must be exactly 1){where}"
+        return None, f"{file}: `{anchor}` is on {len(hits)} assert/claim lines (must be exactly 1){where}"
     return hits[0], None
 
 
@@ -65,7 +87,7 @@ def problems(root: Path = ROOT, table: Path | None = None) -> list[str]:
         if problem:
             out.append(f"`{r['key']}`: {problem}")
         elif line != int(r["line"]):
-            out.append(f"`{r['key']}`: the table says {r['file']}:{r['line']}, the assertion is on line {line}")
+            out.append(f"`{r['key']}`: the table says {r['file']}:{r['line']}, the check is on line {line}")
     if not found:
         out.append("no rows found")
     return out

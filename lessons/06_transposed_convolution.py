@@ -2,27 +2,26 @@
 # # Lesson 6 — Transposed convolution
 #
 # **This lesson covers:** "transposed convolution = multiplication by $C^\top$"; 1-D and
-# 2-D convolution matrices; "a learnable upsampling: each input stamps the kernel"; "not
-# an inverse"; checkerboard artefacts; bilinear upsampling as a fixed kernel.
+# 2-D convolution matrices; "a learnable upsampling: each input stamps the kernel" (d2l's
+# $2 \times 2$ example); "deconvolution" is a misnomer: not an inverse; checkerboard
+# artefacts and resize-convolution; bilinear upsampling as a fixed kernel (FCN).
 #
 # Unpooling (lesson 5) enlarges a feature map by a fixed rule. A **transposed
 # convolution** enlarges it with a rule the network *learns*: it has a kernel, like a
 # convolution, and its weights are trained with everything else. FCN, U-Net and most
 # encoder–decoders use it to come back up to full resolution.
 #
-# Its name comes from linear algebra. A convolution with a fixed kernel is a linear map of
-# its input, so it is a matrix $C$: $y = C x$. The transposed convolution multiplies by
-# $C^\top$. This lesson builds that matrix, first in 1-D, then in 2-D, and checks that
-# multiplying by it reproduces `F.conv2d` and `F.conv_transpose2d`. Then we see what the
-# transpose does to a picture: every input pixel stamps a scaled copy of the kernel into
-# the output, the stamps overlap and add up, it is **not** an inverse, it can draw
-# **checkerboards**, and with the right kernel it is exactly **bilinear upsampling**.
+# Its name comes from linear algebra: a convolution with a fixed kernel is a matrix $C$,
+# $y = C x$, and the transposed convolution multiplies by $C^\top$. We build that matrix
+# (1-D, then 2-D) and check it against `F.conv2d` and `F.conv_transpose2d`; then see what
+# $C^\top$ does to a picture: stamps that overlap and add, **not** an inverse,
+# **checkerboards**, and with the right kernel exactly **bilinear upsampling**.
 
 # %%
 import numpy as np
 import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
-from minifcn.lesson import lesson_setup
+from minifcn.lesson import lesson_setup, seed, claim
 from minifcn.plotting import pyplot
 DEVICE, FIGURES = lesson_setup("06_transposed_convolution")
 plt = pyplot()
@@ -155,12 +154,8 @@ plt.close(fig)
 # - $C\,x$ (flattened) equals `F.conv2d(x)`; as an independent witness we also compute
 #   the convolution with plain loops over output pixels, straight from the formula;
 # - $C^\top y$ equals `F.conv_transpose2d(y)` with the same weight, stride, padding and
-#   dilation. A strided convolution maps several input sizes to the same output size, so
-#   the transposed op takes `output_padding` to pick which one it returns (e.g. kernel
-#   3, stride 2: inputs of 7 and of 8 pixels both give 3 outputs, and going back
-#   `output_padding=0` returns 7, `output_padding=1` returns 8; lesson 7 has the rule);
-#   here it is the input size minus what `arith.conv_transpose_output_size` gives
-#   without it.
+#   dilation, and the `output_padding` that picks the input size back (a strided
+#   convolution maps several input sizes to one output size; lesson 7 has the rule).
 
 # %%
 def conv2d_by_loops(x, w, stride, padding, dilation):
@@ -178,7 +173,7 @@ def conv2d_by_loops(x, w, stride, padding, dilation):
     return y
 
 
-rng = np.random.default_rng(0)
+rng = np.random.default_rng(seed(0))
 for (H, W), s, p, d in [((4, 4), 1, 0, 1), ((5, 6), 2, 1, 1), ((7, 6), 2, 2, 2)]:
     weight = rng.standard_normal((2, 3, 3, 3)).astype(np.float32)      # C_out = 2, C_in = 3
     x = rng.standard_normal((3, H, W)).astype(np.float32)
@@ -199,16 +194,8 @@ for (H, W), s, p, d in [((4, 4), 1, 0, 1), ((5, 6), 2, 1, 1), ((7, 6), 2, 2, 2)]
     assert np.allclose(y_mat, y_op, atol=1e-4) and np.allclose(y_mat, y_loop, atol=1e-4)
     assert np.allclose(xt_mat, xt_op, atol=1e-4)
 
-# %% [markdown]
-# The same two products in a few lines: `F.conv2d_simple` is im2col, then one matrix
-# product; `F.conv_transpose2d_simple` is the product with the transposed weight, then
-# col2im (`minifcn/functional/conv.py` shows both on one screen). They agree with the fast ops.
-
-# %%
-y_simple = F.conv2d_simple(on_device(x[None]), on_device(weight), stride=s, padding=p, dilation=d)
-xt_simple = F.conv_transpose2d_simple(on_device(g[None]), on_device(weight), stride=s, padding=p,
-                                      output_padding=a, dilation=d)
-assert np.allclose(y_simple.numpy()[0], y_op, atol=1e-4) and np.allclose(xt_simple.numpy()[0], xt_op, atol=1e-4)
+# (`F.conv2d_simple` and `F.conv_transpose2d_simple` in `minifcn/functional/conv.py` are
+# the same two products in a few lines each: im2col and a matrix product, and back.)
 
 # %% [markdown]
 # ## 4. Stamps, and where they overlap
@@ -219,6 +206,33 @@ assert np.allclose(y_simple.numpy()[0], y_op, atol=1e-4) and np.allclose(xt_simp
 #
 # $$y \mathrel{+}= x_{h,w} \cdot W \ \text{ on the block starting at } (h S_H,\ w S_W).$$
 #
+# Our independent check does exactly that with NumPy, one input pixel at a time. First
+# **d2l's example** (*Dive into Deep Learning*, "Transposed convolution"): input and
+# kernel both $\begin{smallmatrix}0&1\\2&3\end{smallmatrix}$, stride 1, so the four
+# $2 \times 2$ stamps overlap on a $3 \times 3$ output; d2l prints the result.
+
+# %%
+def stamp_by_hand(x, w, s):
+    """Σ over input pixels of x[h, w] · kernel, placed at (h·s, w·s): transposed conv without padding."""
+    k = w.shape[0]
+    out = np.zeros(((x.shape[0] - 1) * s + k, (x.shape[1] - 1) * s + k))
+    for (h, c), v in np.ndenumerate(x):
+        out[h * s:h * s + k, c * s:c * s + k] += v * w
+    return out
+
+
+def tconv(x, w, **kw):
+    """conv_transpose2d of one 2-D plane with one 2-D kernel."""
+    return F.conv_transpose2d(on_device(x[None, None]), on_device(w[None, None]), **kw).numpy()[0, 0]
+
+
+X2 = np.array([[0, 1], [2, 3]], np.float32)
+d2l = tconv(X2, X2)
+print("d2l's example, stride 1:\n", d2l)
+assert np.array_equal(stamp_by_hand(X2, X2, 1), [[0, 0, 1], [0, 4, 6], [4, 12, 9]])   # d2l's printed result
+assert np.array_equal(d2l, stamp_by_hand(X2, X2, 1))
+
+# %% [markdown]
 # **Kernel 2, stride 2**: the stamps tile the output without overlap, so a $2 \times 2$
 # input becomes $4 \times 4$ — the Kronecker product $x \otimes W$. With a kernel of ones
 # this is nearest-neighbour unpooling, with a one in the corner it is bed of nails
@@ -230,12 +244,6 @@ x = np.array([[1, 2],
 W2 = np.array([[1, 2],
                [3, 4]], np.float32)
 
-
-def tconv(x, w, **kw):
-    """conv_transpose2d of one 2-D plane with one 2-D kernel."""
-    return F.conv_transpose2d(on_device(x[None, None]), on_device(w[None, None]), **kw).numpy()[0, 0]
-
-
 y22 = tconv(x, W2, stride=2)
 print(y22)
 assert (y22 == np.kron(x, W2)).all()
@@ -245,22 +253,10 @@ assert (tconv(x, np.float32([[1, 0], [0, 0]]), stride=2) == F.unpool_bed_of_nail
 
 # %% [markdown]
 # **Kernel 3, stride 2**: the stamps are 3 wide but only 2 apart, so neighbouring stamps
-# share a row or column, and the middle pixel gets a share of all four. Our independent
-# check does the stamping with NumPy, one input pixel at a time.
+# share a row or column, and the middle pixel gets a share of all four.
 
 # %%
 W3 = np.ones((3, 3), np.float32)
-
-
-def stamp_by_hand(x, w, s):
-    """Σ over input pixels of x[h, w] · kernel, placed at (h·s, w·s): transposed conv without padding."""
-    k = w.shape[0]
-    out = np.zeros(((x.shape[0] - 1) * s + k, (x.shape[1] - 1) * s + k))
-    for (h, c), v in np.ndenumerate(x):
-        out[h * s:h * s + k, c * s:c * s + k] += v * w
-    return out
-
-
 y33 = tconv(x, W3, stride=2)
 print(y33)
 assert y33.shape == (arith.conv_transpose_output_size(2, 3, 2),) * 2 == (5, 5)
@@ -286,10 +282,11 @@ fig.savefig(FIGURES / "stamps_and_overlap.png", dpi=100)
 plt.close(fig)
 
 # %% [markdown]
-# ## 5. It is not an inverse
+# ## 5. "Deconvolution" is a misnomer: it is not an inverse
 #
-# The name invites a mistake: the transposed convolution undoes a convolution's **shape**,
-# not its **values**. $C$ maps 16 numbers to 4, so it throws information away, and
+# Some papers and layer names call the transposed convolution a *deconvolution*. In signal
+# processing, deconvolution means *undoing* a convolution. The transposed convolution
+# undoes a convolution's **shape**, not its **values**. $C$ maps 16 numbers to 4, so it throws information away, and
 # $C^\top C$ is a $16 \times 16$ matrix of rank at most 4 — it cannot be the identity. So
 # in general
 #
@@ -314,7 +311,8 @@ assert not np.allclose(back, x, atol=1e-2)
 assert rank == np.linalg.matrix_rank(C) == 4       # CᵀC keeps all that C keeps: 4 directions
 
 # %% [markdown]
-# No matrix at all could undo the convolution, not just $C^\top$: the 12 directions that
+# No matrix at all could undo the convolution, not just $C^\top$ — which is why
+# "transposed", not "deconvolution", is the accurate name. The 12 directions that
 # $C$ loses (its **null space**, here from the SVD of $C$) are images $z \neq 0$ with
 # $\mathrm{conv}(z) = 0$. Then $x$ and $x + z$ are different images with the same
 # convolution, and nothing that sees only $\mathrm{conv}(x)$ can tell them apart.
@@ -348,7 +346,7 @@ plt.close(fig)
 # Along one axis, output position $o$ is covered by the input positions $i$ with
 # $0 \le o - s i < k$; with an input of ones and a kernel of ones the output is exactly
 # that count along $H$ times that count along $W$. Kernel 4 with stride 2 covers every
-# interior position exactly twice, so its interior is flat.
+# interior position exactly twice, so with a kernel of ones its interior is flat.
 
 # %%
 def coverage(n, k, s, p=0):
@@ -371,13 +369,41 @@ assert set(np.unique(checker[1:-1, 1:-1])) == {1, 2, 4}          # a checkerboar
 assert (even == np.outer(cov4, cov4)).all()
 assert (even[1:-1, 1:-1] == 4).all()                             # even overlap: flat inside
 
+# %% [markdown]
+# Even overlap is only half of Odena, Dumoulin & Olah's story. It gives every output pixel
+# the same *number* of stamps, not the same *weights*: with stride 2, output pixels of
+# different phase ($o \bmod 2$ along each axis) are made by different taps of the kernel,
+# so a flat input comes out as the kernel's four **phase sums** $\sum_{a \equiv (o+p)
+# \bmod 2,\ b \equiv (o'+p) \bmod 2} W_{a,b}$, repeated in a $2 \times 2$ pattern. They
+# are equal for a kernel of ones or the bilinear kernel below — not for weights a network
+# has learned (here a random kernel stands in for them). In the paper's words: "while this
+# approach helps, it is still easy for deconvolution to fall into creating artifacts".
+# Their fix is the **resize-convolution**: upsample by a fixed rule (nearest or bilinear),
+# *then* an ordinary stride-1 convolution; whatever its weights, a flat input comes out
+# flat away from the border (every output is $\sum W$). `UNet(upsample="bilinear")` is
+# built that way; lesson 4 measures the checkerboard of trained layers of both kinds.
+
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(13, 4.4))
-axes[0].imshow(flat, cmap="magma", vmin=0, vmax=4)
-axes[0].set_title(f"input: {n}x{n} ones (same colours)")
-for ax, img, title in [(axes[1], checker, "kernel 3 (ones), stride 2\nuneven overlap → checkerboard"),
-                       (axes[2], even, "kernel 4 (ones), stride 2, padding 1\neven overlap → flat inside")]:
-    im = ax.imshow(img, cmap="magma", vmin=0, vmax=4)
+w4 = np.random.default_rng(seed(1)).standard_normal((4, 4)).astype(np.float32)   # stands in for learned weights
+learned = tconv(flat, w4, stride=2, padding=1)
+oh, ow = np.mgrid[:2 * n, :2 * n]
+phase_sums = np.array([[w4[a::2, b::2].sum() for b in (0, 1)] for a in (0, 1)])
+assert np.allclose(learned[1:-1, 1:-1], phase_sums[(oh + 1) % 2, (ow + 1) % 2][1:-1, 1:-1], atol=1e-5)
+w3 = np.random.default_rng(seed(2)).standard_normal((3, 3)).astype(np.float32)
+resized = F.interpolate(on_device(flat[None, None]), scale_factor=2, mode="bilinear", align_corners=False)
+resize_conv = F.conv2d(resized, on_device(w3[None, None]), padding=1).numpy()[0, 0]
+assert np.allclose(resize_conv[1:-1, 1:-1], w3.sum(), atol=1e-5)            # flat inside, any weights
+print("kernel 4, stride 2, random weights: interior takes the 4 phase sums", np.round(phase_sums.ravel(), 2))
+claim("random-kernel-4-checkerboard", np.ptp(learned[1:-1, 1:-1]), ">", 0.1,
+      note="max - min of the interior of a flat input through a random 4x4 kernel, stride 2")
+
+# %%
+fig, axes = plt.subplots(1, 4, figsize=(17, 4.4))
+for ax, img, title in [(axes[0], checker, "kernel 3 (ones), stride 2\nuneven overlap → checkerboard"),
+                       (axes[1], even, "kernel 4 (ones), stride 2, padding 1\neven overlap → flat inside"),
+                       (axes[2], learned, "kernel 4 (random weights), stride 2\neven overlap, still a checkerboard"),
+                       (axes[3], resize_conv, "bilinear resize, then 3x3 conv\n(random weights): flat inside")]:
+    im = ax.imshow(img, cmap="magma")
     ax.set_title(title, fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.046)
 for ax in axes:
@@ -389,9 +415,13 @@ plt.close(fig)
 # %% [markdown]
 # ## 7. Bilinear initialisation
 #
-# A learned upsampling has to start somewhere. FCN (Long et al., 2015) starts it at
-# **bilinear interpolation**: for a factor $s$, a kernel of size $K = 2s - s \bmod 2$ whose
-# taps are a tent in each direction,
+# A learned upsampling has to start somewhere. FCN (Long, Shelhamer & Darrell, 2015) used
+# **bilinear interpolation** in two ways: "Final layer deconvolutional filters are fixed to
+# bilinear interpolation, while intermediate upsampling layers are initialized to bilinear
+# upsampling, and then learned." So FCN's last, large upsampling back to the image is a
+# *fixed* bilinear one; only the $2\times$ upsamplings inside FCN-16s and FCN-8s start at
+# bilinear and then train (lesson 4 compares the two fairly). The kernel, for a factor $s$:
+# size $K = 2s - s \bmod 2$, its taps a tent in each direction,
 #
 # $$W_{a,b} = \Big(1 - \tfrac{|a - c|}{s}\Big)\Big(1 - \tfrac{|b - c|}{s}\Big),
 #   \qquad c = \tfrac{K - 1}{2},$$
@@ -430,6 +460,7 @@ def bilinear_numpy(img, s):
 hh, ww = np.mgrid[:10, :12]
 image = np.stack([np.sin(hh / 2.0) * np.cos(ww / 3.0), (hh + ww) / 20.0, ((hh - 5) ** 2 + (ww - 6) ** 2 < 12)])
 image = image.astype(np.float32)                                   # 3 channels, 10x12
+ups = {}
 for s in (2, 3, 4):
     b = s // 2
     weight = F.bilinear_kernel(3, 3, s)
@@ -445,6 +476,7 @@ for s in (2, 3, 4):
     assert np.allclose(up_t[inner], up_i[inner], atol=1e-5)
     assert np.allclose(up_t[inner], up_np[inner], atol=1e-5)
     assert np.allclose(up_i, up_np, atol=1e-5)                     # interpolate is bilinear everywhere
+    ups[s] = up_t, up_i
 
 # %% [markdown]
 # In a network this is the starting point of a learnable layer: `nn.ConvTranspose2d`
@@ -462,8 +494,7 @@ print("nn.ConvTranspose2d with bilinear_ init: output", up_layer.shape, "; inter
 assert np.allclose(up_layer[:, 1:-1, 1:-1], expected[:, 1:-1, 1:-1], atol=1e-5)
 
 # %%
-up_t = F.conv_transpose2d(on_device(image[None]), on_device(F.bilinear_kernel(3, 3, 2)), stride=2, padding=1).numpy()[0]
-up_i = F.interpolate(on_device(image[None]), scale_factor=2, mode="bilinear", align_corners=False).numpy()[0]
+up_t, up_i = ups[2]
 fig, axes = plt.subplots(1, 5, figsize=(17, 4.4), gridspec_kw={"width_ratios": [1, 1, 1.6, 1.6, 1.6]})
 draw_numbers(axes[0], kernel2, "bilinear kernel, s = 2", fontsize=8, fmt="{:.3g}")
 axes[1].imshow(image[0], cmap="viridis")
@@ -489,25 +520,30 @@ plt.close(fig)
 #   $C x$ and `F.conv_transpose2d` is $C^\top y$ — hence the name.
 # - $C^\top$ maps the small size back to the large one: each input pixel **stamps** a
 #   scaled kernel into the output, stride apart, and overlapping stamps **add**.
-# - It restores the shape, **not** the values: $C^\top C x \neq x$.
+# - It restores the shape, **not** the values: $C^\top C x \neq x$, and no operation can
+#   undo a convolution that sends some $z \neq 0$ to 0 — "deconvolution" is a misnomer.
 # - Kernel sizes that the stride does not divide overlap unevenly and draw
-#   **checkerboards**; kernel $2s$ with stride $s$ overlaps evenly.
-# - Initialised with the **bilinear** kernel, a transposed convolution is bilinear
-#   upsampling (away from the border) — a good start for a learned upsampling.
+#   **checkerboards**; kernel $2s$ with stride $s$ overlaps evenly, but learned weights
+#   still draw them (unequal phase sums). Resize-convolution avoids them for any weights.
+# - With the **bilinear** kernel (size $2s - s \bmod 2$), a transposed convolution is
+#   bilinear upsampling away from the border: FCN's fixed final upsampling, and the
+#   starting point of its learned intermediate ones.
 
 # %% [markdown]
 # ## Try it
 #
-# 1. *Predict*, then run: in the "not an inverse" cell use a $2 \times 2$ kernel on the
+# 1. *Predict*, then run: what does `tconv(X2, X2, stride=2)` give for d2l's example?
+#    (Four stamps that no longer overlap: write down the $4 \times 4$ result first.)
+# 2. *Predict*, then run: in the "not an inverse" cell use a $2 \times 2$ kernel on the
 #    $4 \times 4$ image. What are the output size, the rank of $C$ and the null-space
 #    dimension? (Change `k` and the two asserted numbers 4 and 12 to your prediction.)
 #    *Exercise* `conv_matrix` builds $C$ yourself: check your rank with `np.linalg.matrix_rank`.
-# 2. Predict which kernel sizes give a flat interior with stride 3, then print
+# 3. Predict which kernel sizes give a flat interior with stride 3, then print
 #    `coverage(8, k, 3)` for k = 3, 4, 5, 6 (from the checkerboard section). *Exercise*
 #    `conv_transpose2d` writes the stamping (through `col2im`) yourself.
 
 # %%
-print("lesson 06 done: all assertions hold")
+print("lesson 06 done: all assertions and claims hold")
 
 # %% [markdown]
 # **Exercises**: write `conv_matrix`, `conv_transpose2d`, `bilinear_kernel`

@@ -2,9 +2,12 @@
 # # Lesson 7 — Convolution arithmetic
 #
 # **This lesson covers:** output sizes of convolution, pooling, transposed convolution and
-# dilation (Dumoulin & Visin's relationships 1–15); d2l's stride-1 $2 \times 2$ example;
-# "deconvolution" as a misnomer; the lecture's "unitary stride" slip; `padding="same"`;
-# receptive field.
+# dilation (Dumoulin & Visin's relationships 1–15); the transposed convolution as a
+# unit-stride convolution of the stretched input; the lecture's "unitary stride" slip;
+# `padding="same"`; receptive field (depth, downsampling, Yu & Koltun's dilations).
+#
+# (Lesson 1 gave the general output size and receptive field in brief; lesson 6 the
+# transposed convolution's matrix, stamps and checkerboards. Here: every case, derived.)
 #
 # A fully convolutional network must give back a label map the size of its input, and a
 # U-Net's skip connections only work when the encoder's and the decoder's feature maps
@@ -31,7 +34,7 @@ import re
 import numpy as np
 import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
-from minifcn.lesson import lesson_setup
+from minifcn.lesson import lesson_setup, seed
 from minifcn.plotting import pyplot
 DEVICE, FIGURES = lesson_setup("07_conv_arithmetic")
 plt = pyplot()
@@ -209,7 +212,7 @@ for number, i, k, s, p, a in TRANSPOSED:
 # what `F.conv_transpose2d` gives.
 
 # %%
-rng = np.random.default_rng(0)
+rng = np.random.default_rng(seed(0))
 for number, i, k, s, p, a in TRANSPOSED:
     x = rng.standard_normal((1, 1, i, i)).astype(np.float32)
     w = rng.standard_normal((1, 1, k, k)).astype(np.float32)
@@ -226,47 +229,26 @@ for number, i, k, s, p, a in TRANSPOSED:
     assert direct.shape == transposed.shape and err < 1e-5
 
 # %% [markdown]
-# ### Two worked examples from the lecture
+# ### A slip in the lecture
 #
-# **d2l's example** (*Dive into Deep Learning*, section "Transposed convolution"): a
-# $2 \times 2$ input and a $2 \times 2$ kernel, both $\begin{smallmatrix}0&1\\2&3
-# \end{smallmatrix}$, stride 1. Each input value stamps a scaled copy of the kernel
-# (lesson 6) onto a $3 \times 3$ output (relationship 8: $o' = 2 + 2 - 1 = 3$). We add the
-# four stamps by hand and compare with `F.conv_transpose2d`.
+# A slide pairs a $3 \times 3$ convolution taking a $5 \times 5$ input to a $2 \times 2$
+# output "with unitary stride" with its transpose, $2 \times 2 \to 5 \times 5$. The slip
+# is in the **direct** convolution: with unit stride, relationship 1 gives
+# $o = 5 - 3 + 1 = 3$, not 2; a $2 \times 2$ output needs **stride 2** (relationship 5:
+# $\lfloor (5 - 3)/2 \rfloor + 1 = 2$), and its transpose is then relationship 12,
+# $o' = 2(2 - 1) + 3 = 5$. (Unit strides do appear in Dumoulin & Visin's figure — for the
+# *equivalent* convolution over the stretched and padded input above, a different
+# convolution.) The real ops agree.
 
 # %%
-X2 = np.array([[0.0, 1.0], [2.0, 3.0]], np.float32)
-K2 = np.array([[0.0, 1.0], [2.0, 3.0]], np.float32)
-stamps = np.zeros((3, 3), np.float32)
-for r, c in itertools.product(range(2), range(2)):
-    stamps[r:r + 2, c:c + 2] += X2[r, c] * K2                     # input (r, c) stamps the kernel
-d2l = F.conv_transpose2d(mf.tensor(X2[None, None], device=DEVICE),
-                         mf.tensor(K2[None, None], device=DEVICE)).numpy()[0, 0]
-print("stamps added by hand:\n", stamps, "\nF.conv_transpose2d:\n", d2l)
-assert np.array_equal(stamps, [[0, 0, 1], [0, 4, 6], [4, 12, 9]])   # d2l's printed result
-assert np.array_equal(d2l, stamps)
-
-# %% [markdown]
-# **A slip in the lecture.** A slide shows a transposed convolution taking a $2 \times 2$
-# input to a $5 \times 5$ output with a $3 \times 3$ kernel "with unitary stride". With
-# stride 1 relationship 8 gives $o' = 2 + 3 - 1 = 4$; a $5 \times 5$ output needs
-# **stride 2** (relationship 12: $o' = 2(2 - 1) + 3 = 5$). The unit stride belongs to
-# the *equivalent direct convolution* on the stretched and padded input (as in Dumoulin &
-# Visin's figure), not to the transposed convolution itself. The real op agrees.
-
-# %%
+five = mf.tensor(np.ones((1, 1, 5, 5), np.float32), device=DEVICE)
 two = mf.tensor(np.ones((1, 1, 2, 2), np.float32), device=DEVICE)
 k3 = mf.tensor(np.ones((1, 1, 3, 3), np.float32), device=DEVICE)
-out_s1, out_s2 = F.conv_transpose2d(two, k3, stride=1).shape[2:], F.conv_transpose2d(two, k3, stride=2).shape[2:]
-print(f"2x2 input, 3x3 kernel: stride 1 -> {out_s1}, stride 2 -> {out_s2}")
-assert out_s1 == (4, 4) and out_s2 == (5, 5)
-
-# %% [markdown]
-# **"Deconvolution" is a misnomer.** Some papers (and layer names) call the transposed
-# convolution a *deconvolution*. In signal processing, deconvolution means *undoing* a
-# convolution. The transposed convolution restores the input's **size**, not its values:
-# lesson 6 builds an image $z \neq 0$ with $\mathrm{conv}(z) = 0$, so no operation can
-# undo that convolution. "Transposed" is the accurate name: it multiplies by $C^\top$.
+conv_s1, conv_s2 = F.conv2d(five, k3, stride=1).shape[2:], F.conv2d(five, k3, stride=2).shape[2:]
+back_s1, back_s2 = F.conv_transpose2d(two, k3, stride=1).shape[2:], F.conv_transpose2d(two, k3, stride=2).shape[2:]
+print(f"5x5 input, 3x3 kernel: stride 1 -> {conv_s1}, stride 2 -> {conv_s2}; "
+      f"transposed from 2x2: stride 1 -> {back_s1}, stride 2 -> {back_s2}")
+assert conv_s1 == (3, 3) and conv_s2 == (2, 2) and back_s1 == (4, 4) and back_s2 == (5, 5)
 
 # %% [markdown]
 # ## Dilation: relationship 15
@@ -365,11 +347,9 @@ for kind in ("conv", "pool", "transpose"):
         if taken.get(n, 0) == PER_RELATIONSHIP:
             continue
         taken[n] = taken.get(n, 0) + 1
-        if kind == "pool":
-            expected = pool_rule(i, k, s, p, d, ceil_mode)
-            if p == 0 and d == 1 and not ceil_mode:          # plain relationship 7
-                assert expected == FORMULAS[7](i, k, s, p, d, a)
-        else:
+        if kind == "pool" and not (p == 0 and d == 1 and not ceil_mode):
+            expected = pool_rule(i, k, s, p, d, ceil_mode)   # PyTorch's extension of relationship 7
+        else:                                                # the paper's formula, relationship 7 included
             expected = FORMULAS[n](i, k, s, p, d, a)
         real = real_size(kind, i, k, s, p, d, a, ceil_mode)
         assert rel.value == expected == real, (kind, i, k, s, p, d, a, ceil_mode, rel)
@@ -419,8 +399,10 @@ print("padding='same' keeps", x.shape[2:], "for every k and d tried")
 #
 # Three stacks of 3×3 layers show the three ways to grow it: more layers (linear growth),
 # downsampling in between (each later layer counts double), and dilations
-# $1, 2, 4, 8, \dots$ (exponential growth with the same number of weights — DeepLab's
-# trick, lesson 13).
+# $1, 2, 4, 8, \dots$ — Yu & Koltun's *context module* (*Multi-scale context aggregation
+# by dilated convolutions*, 2016): "dilated convolutions support exponential expansion of
+# the receptive field without loss of resolution or coverage", with the same number of
+# weights per layer. (DeepLab uses atrous convolution too, differently: lesson 13.)
 
 # %%
 STACKS = {
@@ -441,7 +423,7 @@ assert [row.rf for row in tables["3x3 convs, dilation 1, 2, 4, ..."]] == [2 ** (
 
 # %%
 def as_network(layers):
-    rng_layers = np.random.default_rng(1)
+    rng_layers = np.random.default_rng(seed(1))
     return nn.Sequential(*[nn.Conv2d(1, 1, k, stride=s, dilation=d, rng=rng_layers)
                            for k, s, d in layers]).to(DEVICE)
 
@@ -480,10 +462,7 @@ plt.close(fig)
 # %% [markdown]
 # ## Try it
 #
-# 1. *Predict*, then run: what does `F.conv_transpose2d` give for d2l's example with
-#    `stride=2`? (Four stamps that no longer overlap: write down the $4 \times 4$ result
-#    first.) *Exercise* `conv_transpose2d` (lesson 6) stamps it yourself.
-# 2. Which `(k, s, p)` take a 2×2 input to exactly 5×5 with `padding=1`? Use
+# 1. Which `(k, s, p)` take a 2×2 input to exactly 5×5 with `padding=1`? Use
 #    relationship 13 before you try it with `arith.conv_transpose_output_size`.
 #    *Exercise* `conv_output_size` has you write those size rules yourself.
 

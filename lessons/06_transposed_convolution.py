@@ -284,11 +284,10 @@ plt.close(fig)
 # %% [markdown]
 # ## 5. "Deconvolution" is a misnomer: it is not an inverse
 #
-# Some papers and layer names call the transposed convolution a *deconvolution*. In signal
-# processing, deconvolution means *undoing* a convolution. The transposed convolution
-# undoes a convolution's **shape**, not its **values**. $C$ maps 16 numbers to 4, so it throws information away, and
-# $C^\top C$ is a $16 \times 16$ matrix of rank at most 4 — it cannot be the identity. So
-# in general
+# Some papers and layer names call the transposed convolution a *deconvolution*, which in
+# signal processing means *undoing* a convolution. But it undoes a convolution's **shape**,
+# not its **values**: $C$ maps 16 numbers to 4, so it throws information away, and
+# $C^\top C$ is a $16 \times 16$ matrix of rank at most 4 — not the identity. So
 #
 # $$\mathrm{conv}^\top(\mathrm{conv}(x)) = C^\top C\, x \neq x.$$
 #

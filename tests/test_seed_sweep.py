@@ -115,3 +115,31 @@ def test_bad_seeds_are_refused_clearly(text):
 def test_an_unknown_lesson_is_named(lessons):
     with pytest.raises(SystemExit, match="no lesson matches '99'"):
         seed_sweep.main(["--lessons-dir", str(lessons), "99"])
+
+
+def test_stopping_the_sweep_ends_its_runs(tmp_path):
+    """SIGTERM to the sweep kills the lessons it started (they run in their own sessions)."""
+    import os, signal, subprocess, sys, time
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    marker = tmp_path / "pid"
+    (folder / "01_slow.py").write_text(f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\n"
+                                       "time.sleep(60)\n", encoding="utf-8")
+    sweep = subprocess.Popen([sys.executable, str(ROOT / "tools" / "seed_sweep.py"), "--lessons-dir", str(folder),
+                              "--seeds", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if marker.exists() and marker.read_text():
+            break
+        time.sleep(0.05)
+    lesson_pid = int(marker.read_text())
+    sweep.send_signal(signal.SIGTERM)
+    assert sweep.wait(timeout=20) != 0
+    for _ in range(100):
+        try:
+            os.kill(lesson_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(lesson_pid, signal.SIGKILL)
+        raise AssertionError("the lesson outlived the sweep")

@@ -30,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS_DIR = ROOT / "lessons"
+_RUNNING: set[int] = set()          # process groups of the runs in progress (killed if the sweep is stopped)
+_LOCK = threading.Lock()
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -85,6 +87,8 @@ def run_one(lesson: Path, seed: int, workdir: Path, timeout: float) -> dict:
     with open(workdir / f"{tag}.out", "wb") as out, open(workdir / f"{tag}.err", "wb") as err:
         proc = subprocess.Popen([sys.executable, str(lesson)], env=env, stdout=out, stderr=err,
                                 cwd=str(lesson.parent.parent), start_new_session=True)
+        with _LOCK:
+            _RUNNING.add(proc.pid)
         timed_out = threading.Event()
 
         def kill() -> None:
@@ -97,6 +101,8 @@ def run_one(lesson: Path, seed: int, workdir: Path, timeout: float) -> dict:
             _, status, usage = os.wait4(proc.pid, 0)         # wait4: this child's own CPU time
         finally:
             timer.cancel()
+            with _LOCK:
+                _RUNNING.discard(proc.pid)
     proc.returncode = returncode = os.waitstatus_to_exitcode(status)
     claims = []
     if claims_file.is_file():
@@ -192,9 +198,21 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(lesson, s) for lesson in lessons for s in args.seeds]
     print(f"seed_sweep: {len(lessons)} lessons x seeds {args.seeds} = {len(jobs)} runs, {args.jobs} at a time",
           flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))      # stopped: end the runs too (below)
     with tempfile.TemporaryDirectory(prefix="seed_sweep_") as tmp:
-        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        pool = ThreadPoolExecutor(max_workers=args.jobs)
+        try:
             runs = list(pool.map(lambda job: run_one(job[0], job[1], Path(tmp), args.timeout), jobs))
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            with _LOCK:
+                for pgid in _RUNNING:
+                    try:
+                        os.killpg(pgid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            raise
+        pool.shutdown()
     rows = table(runs, args.seeds)
     print(render(rows, runs, args.seeds))
     failed = [r for r in rows if not r["ok"]]

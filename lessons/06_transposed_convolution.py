@@ -136,16 +136,9 @@ plt.close(fig)
 # %%
 K = np.arange(1, 10, dtype=np.float32).reshape(1, 1, 3, 3)        # kernel 1..9, easy to spot
 C = mf.conv_matrix(K, 4)
-print("C has shape", C.shape)
+print("C has shape", C.shape, "; each row is the kernel laid over the flattened 4x4 input:")
 print(C.astype(int))
 assert C.shape == (4, 16)
-
-fig, axes = plt.subplots(1, 2, figsize=(12, 2.6), gridspec_kw={"width_ratios": [1, 6]})
-draw_numbers(axes[0], K[0, 0], "kernel 3x3")
-draw_numbers(axes[1], C, "C (4 x 16): each row is the kernel laid over the flattened 4x4 input", fontsize=9)
-fig.tight_layout()
-fig.savefig(FIGURES / "conv_matrix_2d.png", dpi=100)
-plt.close(fig)
 
 # %% [markdown]
 # Now the claims, for a convolution with several channels, a stride, padding and
@@ -258,10 +251,9 @@ assert (tconv(x, np.float32([[1, 0], [0, 0]]), stride=2) == F.unpool_bed_of_nail
 # %%
 W3 = np.ones((3, 3), np.float32)
 y33 = tconv(x, W3, stride=2)
-print(y33)
+print(y33, "\nthe centre gets all four stamps: x.sum() =", x.sum())
 assert y33.shape == (arith.conv_transpose_output_size(2, 3, 2),) * 2 == (5, 5)
 assert (y33 == stamp_by_hand(x, W3, 2)).all()
-assert y33[2, 2] == x.sum()                                  # the centre: all four stamps add up
 
 # %%
 fig, axes = plt.subplots(2, 6, figsize=(18, 7.6))

@@ -32,7 +32,7 @@ plt = pyplot()
 #
 # Both take an RGB image ($3$ channels) and output $K = 4$ class scores per pixel. Both
 # have $L = 10$ convolutions of size $3 \times 3$ with padding 1 ("same": $o = i$, lesson
-# 6), $C = 32$ channels inside, a ReLU after each but the last.
+# 1), $C = 32$ channels inside, a ReLU after each but the last.
 #
 # **(a) Full resolution**: the ten convolutions one after another, every map $H \times W$.
 #

@@ -345,7 +345,7 @@ plt.close(fig)
 #
 # 1. *Predict*, then run: with $3 \times 3$ pooling blocks an index names one of 9 cells.
 #    How many bits does it need, and what would the saving over float32 be? (Change the
-#    packing above to 4 bits per code and the 64 to your number.) *Exercise*
+#    packing above to 4 bits per code and predict the printed ratio.) *Exercise*
 #    `max_pool2d_with_indices` (lesson 3) has you produce those indices yourself.
 # 2. Change the disc's radius (`< 25` in the SegNet cell) to `< 4`: predict whether the
 #    decoder still receives nonzeros only at the encoder's winners, then run. *Exercise*

@@ -332,7 +332,7 @@ plt.close(fig)
 # (*quadratic discriminant analysis*): pick the kind $k$ that maximises
 # $-\tfrac12 (f - \mu_k)^\top \Sigma_k^{-1} (f - \mu_k) - \tfrac12 \log\det \Sigma_k$.
 #
-# It is fitted on 24 images and measured on 12 others, by **shape accuracy** (among the
+# It is fitted on 24 images and measured on 32 others, by **shape accuracy** (among the
 # shape pixels, the fraction given the right kind; a guess gets about 1/3), for eight data
 # seeds. Every patch size sees the same images, so the differences are *paired* by seed:
 # we report each difference as its mean over the seeds ± its standard error.
@@ -372,7 +372,7 @@ shape_accuracy = np.zeros((len(SWEEP_SEEDS), len(P_SWEEP)))
 for i, s in enumerate(SWEEP_SEEDS):
     kw = dict(image_size=64, num_classes=K, max_shapes=3, same_colour=True)
     train_images, train_labels = SyntheticShapes(24, seed=s, **kw).arrays()
-    test_images, test_labels = SyntheticShapes(12, seed=s + 100, **kw).arrays()
+    test_images, test_labels = SyntheticShapes(32, seed=s + 100, **kw).arrays()
     y_train, y_test = train_labels.ravel(), test_labels.ravel()
     for j, patch in enumerate(P_SWEEP):
         model = fit_gaussians(box_features(train_images, patch)[y_train > 0], y_train[y_train > 0])

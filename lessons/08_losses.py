@@ -8,17 +8,10 @@
 # the scores and the true label map into one number that training makes small. The loss
 # decides *what the network cares about*, and that matters most when the classes are
 # unbalanced: in a medical scan the lesion may cover 1 % of the pixels, in a street scene
-# the traffic sign 0.1 %.
-#
-# Step by step, it builds
-#
-# 1. **pixel-wise cross-entropy**, the default;
-# 2. why it neglects a rare class, and **class weights** as the first fix;
-# 3. the **soft Dice loss**, which scores each class by its overlap;
-# 4. the **focal loss**, which turns down the pixels that are already right;
-#
-# and then trains the same tiny network with each loss on an unbalanced toy problem, to
-# *measure* which ones find the rare class.
+# the traffic sign 0.1 %. The lesson builds pixel-wise cross-entropy, class weights, the
+# soft Dice loss and the focal loss, and then trains the same tiny network with each loss
+# on an unbalanced toy problem, on five data draws, to *measure* which ones find the rare
+# class.
 
 # %%
 import numpy as np
@@ -250,8 +243,7 @@ focal_curves = {g: F.focal_loss(z_curve_t, target_curve, gamma=g, reduction="non
 
 assert np.allclose(ce_curve, -np.log(p_t))                       # cross-entropy is -log p_t
 for g, curve in focal_curves.items():
-    assert np.allclose(curve, -(1 - p_t) ** g * np.log(p_t))     # the formula
-    assert np.all(curve <= ce_curve)                             # focal <= CE, pointwise
+    assert np.allclose(curve, -(1 - p_t) ** g * np.log(p_t))     # the formula (so focal <= CE)
 assert np.allclose(F.focal_loss(z_curve_t, target_curve, gamma=0.0, reduction="none").numpy(), ce_curve)
 # "100 times less at p_t = 0.9": one pixel with exactly p_t = 0.9, through the library
 GAMMA = 2.0
@@ -469,7 +461,7 @@ for name in FIXES:
     g = score[name][:, SETTLED, :2] - score["cross-entropy"][:, SETTLED, :2]   # (draws, stops, 2)
     print(f"{name:12s} minus CE at steps 30..60, worst draw and stop: recall {g[..., 0].min():+.2f}, "
           f"Dice {g[..., 1].min():+.2f}")
-    claim(f"{name} beats CE at steps 30-60", g.min(), ">", 0.1, "worst draw, stop and score")
+    claim(f"{name} beats CE at steps 30-60", g.min(), ">", 0, "worst draw, stop and score")
 ce_rec = score["cross-entropy"][:, :, 0]
 low, last = ce_rec[:, SETTLED].min(axis=1), ce_rec[:, -1]
 print(f"cross-entropy test recall: low point at steps 30..60 {np.round(low, 2)}, at step 80 {np.round(last, 2)}")
@@ -478,8 +470,9 @@ claim("CE recovers by step 80", int(np.sum(last > 2 * low + 0.1)), ">=", N_DRAWS
 
 # %% [markdown]
 # So the honest statement is: between 30 and 60 steps, on every draw, each fix beats plain
-# cross-entropy on the rare class by more than 0.1 (recall and Dice; the mean gains at
-# step 40 are far larger, see above). At step 20 the ranking is different: cross-entropy
+# cross-entropy on the rare class, in recall and in Dice (the worst case over draws and
+# stopping points is small for weighted CE's Dice and for focal loss; the mean gains at
+# step 40 are large, see above). At step 20 the ranking is different: cross-entropy
 # and focal loss are level. And plain cross-entropy is **slower**, not blind — as the
 # proper scoring rule of section 2 says it must be: it finds part of the spots early,
 # loses them while it grows confident on the other 99 % of pixels, and by step 80 it is

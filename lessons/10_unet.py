@@ -2,7 +2,8 @@
 # # Lesson 10 — U-Net: an encoder, a decoder, and the skips between them
 #
 # **This lesson covers:** U-Net's contracting and expanding paths; skip connections by
-# concatenation; "works with few training images"; valid convolutions, 572 → 388 and
+# concatenation (ablation) against SegNet's pooling indices, on five paired seeds; "works
+# with few training images" (8/16/32/64 images); valid convolutions, 572 → 388 and
 # crop-and-concat; overlap-tile; U-Net beyond segmentation (a trained 2× super-resolution
 # U-Net against nearest and bilinear upsampling, over three seeds).
 #
@@ -21,8 +22,9 @@
 # - a $1 \times 1$ convolution turns the last features into $K$ class scores per pixel.
 #
 # This lesson builds a small U-Net, trains it briefly, looks at its predictions, and then
-# runs the **ablation** that shows what the skips are for: the same network without them,
-# from the same random seed, trained on the same batches for the same steps.
+# runs the **ablation** that shows what the skips are for — the same network without
+# them, and SegNet, from the same seeds, on the same batches, for the same steps — and
+# measures how many training images it needs.
 
 # %%
 import numpy as np

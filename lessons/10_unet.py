@@ -181,9 +181,10 @@ image_grid(FIGURES / "predictions.png",
 # Five run seeds per network, paired: for each seed, the difference of the test mean Dice.
 # We print the **mean paired difference with its standard error** (SE = standard
 # deviation / $\sqrt{5}$) and claim the simplest robust statistic: how many of the five
-# seeds each side wins (5 of 5 by chance alone, if neither were better, has probability
-# $1/32$). A short training sometimes never leaves "all background" (mean Dice about
-# 0.45); such a run counts as one lost seed, not as a huge difference.
+# seeds each side wins. A short training sometimes never leaves "all background" (mean
+# Dice about 0.45) — the rivals more often, but once in 40 runs the U-Net too — so the
+# claim is **at least 4 of 5**: one collapsed run costs one seed, not the claim. (Over
+# `MINIFCN_SEED=0..7`, 40 paired seeds, the U-Net won 39 times against each rival.)
 
 # %%
 def paired(a, b):
@@ -199,11 +200,11 @@ g_skip, se_skip, won_skip = paired(dice["U-Net"], dice["U-Net without skips"])
 g_seg, se_seg, won_seg = paired(dice["U-Net"], dice["SegNet"])
 print(f"U-Net minus no-skip: {g_skip:+.3f} ± {se_skip:.3f}, U-Net better on {won_skip} of {len(RUN_SEEDS)}")
 print(f"U-Net minus SegNet:  {g_seg:+.3f} ± {se_seg:.3f}, U-Net better on {won_seg} of {len(RUN_SEEDS)}")
-claim("skips win on seeds", won_skip, ">=", len(RUN_SEEDS), "U-Net vs the same net without skips")
-claim("U-Net beats SegNet on seeds", won_seg, ">=", len(RUN_SEEDS), "paired run seeds")
+claim("skips win on seeds", won_skip, ">=", len(RUN_SEEDS) - 1, "U-Net vs the same net without skips")
+claim("U-Net beats SegNet on seeds", won_seg, ">=", len(RUN_SEEDS) - 1, "paired run seeds")
 
 # %% [markdown]
-# Skips win on every seed: without them the masks come out as rounded blobs, with corners
+# Skips win on (nearly) every seed: without them the masks come out as rounded blobs, with corners
 # and small shapes lost, because nothing tells the decoder where the edges were at full
 # resolution. SegNet's pooling indices do tell it *where* each maximum was, one position
 # per $2 \times 2$ block — but nothing else: the decoder receives a sparse map (three
@@ -488,7 +489,8 @@ image_grid(FIGURES / "super_resolution.png",
 # - U-Net = encoder + decoder + **skip connections that concatenate** encoder features onto
 #   the decoder's at the same resolution.
 # - The skips carry the fine, full-resolution "where"; the bottleneck carries the coarse
-#   "what". Remove them and, after the same training, the masks are worse on every seed.
+#   "what". Remove them and, after the same training, the masks are worse (39 of 40
+#   paired seeds over `MINIFCN_SEED=0..7`).
 #   SegNet's pooling indices carry one position per pooled block: better than nothing,
 #   worse than the U-Net's whole feature maps here, for a third of the parameters.
 # - "Few images": with a fixed budget of steps, 16 images of these shapes did as well as

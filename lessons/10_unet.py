@@ -239,8 +239,8 @@ plt.close(fig)
 # The lecture says U-Net works with very few training images (the paper trained on 30,
 # with heavy elastic deformation). We measure it: the same U-Net, learning rate and
 # number of steps, trained on 8, 16, 32 or all 64 images of the pool (each run seed
-# draws which ones), five run seeds each. With a fixed budget of 30 steps of 4 images,
-# 8 images are each seen 15 times, 64 images about twice.
+# draws which ones), five run seeds each. With a fixed budget of 60 steps of 4 images,
+# 8 images are each seen 30 times, 64 images about 4 times.
 
 # %%
 N_IMAGES = [8, 16, 32, 64]
@@ -266,7 +266,7 @@ ax.errorbar(N_IMAGES, curve.mean(axis=1), yerr=se, marker="o", capsize=3, label=
 ax.plot(np.repeat(N_IMAGES, len(RUN_SEEDS)), curve.ravel(), "k.", ms=3, label="run seeds")
 ax.set_xscale("log", base=2)
 ax.set_xticks(N_IMAGES, [str(n) for n in N_IMAGES])
-ax.set_xlabel("training images (30 steps of 4 either way)")
+ax.set_xlabel(f"training images ({STEPS} steps of {BATCH} either way)")
 ax.set_ylabel("test mean Dice")
 ax.set_title("U-Net with few training images")
 ax.legend()

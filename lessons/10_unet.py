@@ -144,7 +144,7 @@ def mean_dice(net, images=test_x, labels=test_y) -> float:
 # bottleneck alone), and **SegNet** (Badrinarayanan et al., 2017; lesson 5), whose decoder
 # gets no encoder features at all, only the **indices** of the encoder's max-pools, to put
 # each value back where its maximum came from (`F.max_unpool2d`). A learning rate tuned
-# for one of them would favour it, so each gets the **same tuning budget**: three
+# for one of them would favour it, so each gets the **same tuning budget**: two
 # learning rates, one run each (run seed 5, not one of those we compare on), scored on
 # the validation images.
 

@@ -3,7 +3,8 @@
 #
 # **This lesson covers:** autoencoder $g(f(x)) \approx x$; the bottleneck and its
 # compression ratio (a trained 16-fold bottleneck against PCA and block averages of the
-# same size); denoising autoencoders; corruption by noise or masking.
+# same size); denoising autoencoders against the best blur; corruption by noise or by
+# masking, both trained.
 #
 # An **autoencoder** is an encoder–decoder network trained to give back its own input:
 #
@@ -26,7 +27,7 @@
 import numpy as np
 import minifcn as mf
 from minifcn import functional as F, nn, arith, metrics
-from minifcn.lesson import lesson_setup
+from minifcn.lesson import lesson_setup, seed, claim
 from minifcn.plotting import pyplot
 DEVICE, FIGURES = lesson_setup("11_autoencoders")
 plt = pyplot()
@@ -48,8 +49,7 @@ from minifcn.models import DenoisingAutoencoder
 # $$\frac{C H W}{L \cdot \frac{H}{2^d} \cdot \frac{W}{2^d}} = \frac{C \cdot 4^d}{L}.$$
 
 # %%
-SIZE, BASE, DEPTH, LATENT, NOISE, SEED = 32, 8, 2, 8, 0.3, 0
-nn.init.manual_seed(SEED)                     # the same initial weights every run
+SIZE, BASE, DEPTH, LATENT, NOISE = 32, 8, 2, 8, 0.3
 model = DenoisingAutoencoder(in_channels=1, base_channels=BASE, depth=DEPTH, latent_channels=LATENT,
                              corruption="gaussian", noise=NOISE).to(DEVICE)
 print(nn.summary(model, (1, 1, SIZE, SIZE), device=DEVICE))
@@ -84,8 +84,8 @@ for depth in (1, 2, 3):
 # what a blur gets wrong. The clean images lie in $[0, 1]$.
 
 # %%
-train_clean, _ = SyntheticShapes(128, image_size=SIZE, seed=0, noise=0.0, channels=1).arrays()
-test_clean, _ = SyntheticShapes(16, image_size=SIZE, seed=1, noise=0.0, channels=1).arrays()
+train_clean, _ = SyntheticShapes(128, image_size=SIZE, seed=seed(0), noise=0.0, channels=1).arrays()
+test_clean, _ = SyntheticShapes(16, image_size=SIZE, seed=seed(1), noise=0.0, channels=1).arrays()
 SOURCE = "synthetic shapes"
 train_clean = np.ascontiguousarray(train_clean, np.float32)
 test_clean = np.ascontiguousarray(test_clean, np.float32)
@@ -96,12 +96,12 @@ assert 0 <= train_clean.min() and train_clean.max() <= 1
 # ## Corruption
 #
 # `model.corrupt(x, rng)` adds Gaussian noise of standard deviation $\sigma = 0.3$ and
-# clips to $[0, 1]$ (with `corruption="mask"` it would instead zero each pixel with
-# probability `noise`). We measure everything by the **mean squared error** against the
-# clean image, $\text{MSE}(a) = \frac{1}{NHW}\sum (a - x)^2$. Doing nothing — returning
-# the noisy image — is the bar to beat; without clipping its MSE would be $\sigma^2 = 0.09$,
-# clipping makes it a little smaller. The test images get one fixed corruption, so every
-# method below is scored on the same noisy pictures.
+# clips to $[0, 1]$; with `corruption="mask"` it instead zeroes each pixel with
+# probability `noise` (**masking**, the lecture's other corruption: the network must fill
+# the holes from the neighbours). We measure everything by the **mean squared error**
+# against the clean image, $\text{MSE}(a) = \frac{1}{NHW}\sum (a - x)^2$. Doing nothing —
+# returning the corrupted image — is the bar to beat; without clipping its MSE would be
+# $\sigma^2 = 0.09$, clipping makes it a little smaller.
 
 # %%
 def mse(a, clean: np.ndarray) -> float:
@@ -110,24 +110,17 @@ def mse(a, clean: np.ndarray) -> float:
 
 
 test_x = mf.tensor(test_clean, device=DEVICE)
-test_noisy = model.corrupt(test_x, np.random.default_rng(1234))
+test_noisy = model.corrupt(test_x, np.random.default_rng(seed(1234)))
 noisy_mse = mse(test_noisy, test_clean)
 print(f"MSE of the noisy test images: {noisy_mse:.4f}  (sigma^2 = {NOISE ** 2:.2f})")
-assert 0 < noisy_mse < NOISE ** 2
+assert 0 < noisy_mse < NOISE ** 2                      # clipping can only bring a value closer
 
-# %% [markdown]
-# The other corruption the lecture names is **masking**: each pixel is set to 0 with
-# probability $q$ (`corruption="mask"`, `noise=q`), and the network must fill the holes
-# from the neighbours. We check what it does to the test images: about a fraction $q$ of
-# the pixels become 0, the others are untouched. (We train on Gaussian noise below.)
-
-# %%
 MASK_Q = 0.25
 masker = DenoisingAutoencoder(1, BASE, DEPTH, LATENT, corruption="mask", noise=MASK_Q)
-masked = masker.corrupt(mf.tensor(test_clean), np.random.default_rng(5)).numpy()
+masked = masker.corrupt(mf.tensor(test_clean), np.random.default_rng(seed(5))).numpy()
 hit = (masked == 0) & (test_clean > 0)                  # pixels that were zeroed by the mask
 print(f"masking with q = {MASK_Q}: {hit.sum() / (test_clean > 0).sum():.3f} of the nonzero pixels zeroed")
-assert abs(hit.sum() / (test_clean > 0).sum() - MASK_Q) < 0.02
+claim("mask share", abs(hit.sum() / (test_clean > 0).sum() - MASK_Q), "<", 0.02, "|share zeroed - q|")
 assert np.array_equal(masked[~hit], test_clean[~hit])   # the rest untouched
 
 # %% [markdown]
@@ -135,73 +128,83 @@ assert np.array_equal(masked[~hit], test_clean[~hit])   # the rest untouched
 #
 # Every step draws a mini-batch of clean images, corrupts them with *fresh* noise (so the
 # network never sees the same noisy picture twice), and asks for the clean ones back:
-# $\text{loss} = \text{MSE}(g(f(\tilde x)), x)$, minimised with Adam. Many small batches
-# work better here than few big ones: at first the network only reproduces a blurred,
-# low-resolution version of the image, and it takes a number of steps to learn to put the
-# edges back.
+# $\text{loss} = \text{MSE}(g(f(\tilde x)), x)$, minimised with Adam. A **run seed** sets
+# the initial weights, the batches and the noise; we train from five run seeds, and score
+# each network on its own corruption of the test images (`seed(1234 + s)`), so five
+# independent draws of everything.
 
 # %%
-STEPS, BATCH, LR = 120, 8, 0.01
-opt = optim.Adam(model.parameters(), lr=LR)
-rng = np.random.default_rng(SEED)
-losses = []
-for step in range(STEPS):
-    clean = mf.tensor(train_clean[rng.choice(len(train_clean), BATCH, replace=False)], device=DEVICE)
-    loss = F.mse_loss(model(model.corrupt(clean, rng)), clean)
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    losses.append(float(loss.numpy()))
-print(f"training loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+STEPS, MASK_STEPS, BATCH, LR = 180, 120, 8, 0.01
+RUN_SEEDS = [seed(s) for s in range(5)]
 
-# %% [markdown]
-# ## Did it learn to denoise?
-#
-# On the held-out test images: the denoised error must be below the noisy error.
 
-# %%
-model.eval()
+def train_denoiser(corruption: str, q: float, run_seed: int, steps: int = STEPS) -> DenoisingAutoencoder:
+    nn.init.manual_seed(run_seed)
+    net = DenoisingAutoencoder(1, BASE, DEPTH, LATENT, corruption=corruption, noise=q).to(DEVICE)
+    opt = optim.Adam(net.parameters(), lr=LR)
+    rng = np.random.default_rng(run_seed)
+    for step in range(steps):
+        clean = mf.tensor(train_clean[rng.choice(len(train_clean), BATCH, replace=False)], device=DEVICE)
+        loss = F.mse_loss(net(net.corrupt(clean, rng)), clean)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return net.eval()
+
+
+def box_blur(x, b):
+    """Each pixel the mean of its b x b neighbourhood inside the image."""
+    return F.avg_pool2d(x, b, stride=1, padding=b // 2, count_include_pad=False)
+
+
+denoisers = [train_denoiser("gaussian", NOISE, s) for s in RUN_SEEDS]
+model = denoisers[0]
 with mf.no_grad():
     test_denoised = model(test_noisy)
 denoised_mse = mse(test_denoised, test_clean)
-print(f"test MSE: noisy {noisy_mse:.4f}, denoised {denoised_mse:.4f} "
-      f"({noisy_mse / denoised_mse:.1f}x smaller)")
-assert denoised_mse < noisy_mse                      # denoised error below noisy error
-assert denoised_mse < 0.5 * noisy_mse                # ... and by a clear margin
 
 # %% [markdown]
-# A reality check: the simplest denoiser is a **box blur**, each pixel replaced by the mean
-# of its $b \times b$ neighbourhood (`F.avg_pool2d` with stride 1 and padding $b // 2$;
+# ## Did it learn to denoise? Against what?
+#
+# The denoised error must be below the noisy error. A tougher bar is the simplest
+# denoiser, a **box blur**: each pixel replaced by the mean of its $b \times b$
+# neighbourhood (`F.avg_pool2d` with stride 1 and padding $b // 2$;
 # `count_include_pad=False` averages only the pixels inside the image). It removes much of
-# the noise too, but smears every edge. To be fair to the blur we give it every advantage:
-# we try $b = 3, 5, 7$ and keep the one that is best **on the test images themselves**.
-# And to see that the comparison is not luck of one noise draw, we score both on three
-# independent corruptions of the test set (`NOISE_DRAWS`; the network was trained once,
-# from `SEED`).
+# the noise too, but smears every edge. To be fair to the blur we give it every
+# advantage: we try $b = 3, 5, 7$ and keep the one that is best **on each test set
+# itself**. Claims on the five paired draws (same noisy images for the network and the
+# blur): the ratio MSE(network) / MSE(best blur), its mean with standard error, and the
+# draws won.
 
 # %%
-BLUR_SIZES, NOISE_DRAWS = [3, 5, 7], [1234, 1, 2]
-rows_ = []
-for draw in NOISE_DRAWS:
-    noisy = model.corrupt(test_x, np.random.default_rng(draw))
+BLUR_SIZES = [3, 5, 7]
+table = []                                                     # (noisy, best blur, b, network)
+for s, net in zip(RUN_SEEDS, denoisers):
+    noisy = net.corrupt(test_x, np.random.default_rng(seed(1234) + s))
     with mf.no_grad():
-        ae = mse(model(noisy), test_clean)
-    blurs = [mse(F.avg_pool2d(noisy, b, stride=1, padding=b // 2, count_include_pad=False), test_clean)
-             for b in BLUR_SIZES]
-    rows_.append((mse(noisy, test_clean), min(blurs), BLUR_SIZES[int(np.argmin(blurs))], ae))
-    print(f"noise draw {draw:4d}: MSE noisy {rows_[-1][0]:.4f}, best blur {rows_[-1][1]:.4f} "
-          f"(b = {rows_[-1][2]}), autoencoder {ae:.4f}")
-blur_mse = np.array([r[1] for r in rows_])
-ae_mse = np.array([r[3] for r in rows_])
-print(f"autoencoder / best blur: {np.round(ae_mse / blur_mse, 3)} (spread over {len(NOISE_DRAWS)} draws)")
-assert (ae_mse < 0.9 * blur_mse).all()        # beats the best blur by 10 %+, on every draw
+        ae = mse(net(noisy), test_clean)
+    blurs = [mse(box_blur(noisy, b), test_clean) for b in BLUR_SIZES]
+    table.append((mse(noisy, test_clean), min(blurs), BLUR_SIZES[int(np.argmin(blurs))], ae))
+    print(f"run seed {s:5d}: MSE noisy {table[-1][0]:.4f}, best blur {table[-1][1]:.4f} (b = {table[-1][2]}), "
+          f"autoencoder {ae:.4f}")
+noisy_m, blur_m, _, ae_m = (np.array(c) for c in zip(*table))
+ratio = ae_m / blur_m
+print(f"autoencoder / noisy: {np.round(ae_m / noisy_m, 3)}; autoencoder / best blur: {np.round(ratio, 3)}, "
+      f"mean {ratio.mean():.3f} ± {ratio.std(ddof=1) / np.sqrt(len(ratio)):.3f}")
+claim("denoiser halves the noise", int(np.sum(ae_m < 0.5 * noisy_m)), ">=", len(RUN_SEEDS),
+      "draws where MSE(network) < half MSE(noisy)")
+print(f"the network beats the best blur on {np.sum(ratio < 1)} of {len(RUN_SEEDS)} draws")
+claim("denoiser / best blur, mean + 2SE", ratio.mean() + 2 * ratio.std(ddof=1) / np.sqrt(len(ratio)), "<", 1.0,
+      "MSE ratio over the draws")
 
 # %% [markdown]
-# The best blur is the $5 \times 5$ one, and the network beats it by only about 15 %
-# (the ratios above): after 120 short steps its outputs are still soft at the edges (look
-# at the pictures below). Nobody told the network about flat regions and edges: trained
-# only on (noisy, clean) pairs, it found out by itself what to keep and what to throw
-# away — but a blur is a strong baseline, and the honest margin is modest.
+# The network beats the best blur on average — the mean ratio is below 1 by more than two
+# standard errors — but not by much, and not always: on an unlucky draw a network
+# trained for 180 short steps only comes close to the blur (with 120 steps some draws
+# lose to it, and the mean is no longer clearly below 1). Its outputs are still soft at the edges
+# (look at the pictures below). Nobody told the network about flat regions and edges: trained only on (noisy,
+# clean) pairs, it found out by itself what to keep and what to throw away — but a blur
+# chosen on the test images is a strong baseline, and the honest margin is modest.
 
 # %%
 SHOW = 6
@@ -216,6 +219,65 @@ fig.suptitle(f"{SOURCE}: test MSE noisy {noisy_mse:.4f}, denoised {denoised_mse:
 fig.tight_layout()
 fig.savefig(FIGURES / "denoising.png", dpi=100)
 plt.close(fig)
+
+# %% [markdown]
+# ## Masking, trained
+#
+# Now the same network trained on the other corruption: each pixel zeroed with
+# probability $q = 0.25$, fresh holes every step, the clean image as the target. The fair
+# classic rival is **inpainting by normalised averaging**: fill each hole with the mean
+# of the *unmasked* pixels of its $b \times b$ neighbourhood (the blur of the image
+# divided by the blur of the mask), leave the other pixels alone. We even tell it where
+# the holes are — the network has to guess (a zero can also be a dark pixel) — and again
+# pick its best $b$ on the test images. Five run seeds, paired as before. As a third
+# entry, the Gaussian-trained denoiser of above gets the same masked images: does the
+# training corruption matter?
+
+# %%
+def inpaint(x, keep, b):
+    """Holes (keep == 0) filled with the mean of the kept pixels of their b x b window."""
+    with mf.no_grad():
+        num = F.avg_pool2d(x * keep, b, stride=1, padding=b // 2).numpy()
+        den = F.avg_pool2d(keep, b, stride=1, padding=b // 2).numpy()
+    fill = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    return mf.tensor(np.where(keep.numpy() > 0, x.numpy(), fill))
+
+
+maskers = [train_denoiser("mask", MASK_Q, s, MASK_STEPS) for s in RUN_SEEDS]
+mask_table = []                                         # (masked, best inpainting, masking net, Gaussian net)
+for s, net, gauss in zip(RUN_SEEDS, maskers, denoisers):
+    rng = np.random.default_rng(seed(2345) + s)
+    keep = mf.tensor((rng.random(test_clean.shape) >= MASK_Q).astype(np.float32), device=DEVICE)
+    holed = test_x * keep
+    with mf.no_grad():
+        out = net(holed)
+        row = (mse(holed, test_clean), min(mse(inpaint(holed, keep, b), test_clean) for b in BLUR_SIZES),
+               mse(out, test_clean), mse(gauss(holed), test_clean), mse(holed + out * (1 - keep), test_clean))
+    mask_table.append(row)
+    print(f"run seed {s:5d}: MSE masked {row[0]:.4f}, best inpainting {row[1]:.4f}, "
+          f"masking-trained net {row[2]:.4f}, in the holes only {row[4]:.4f}, Gaussian-trained net {row[3]:.4f}")
+holed_m, inpaint_m, masknet_m, gaussnet_m, holes_m = (np.array(c) for c in zip(*mask_table))
+mratio = holes_m / inpaint_m
+print(f"masking-trained net / masked input: {np.round(masknet_m / holed_m, 3)}; its holes-only MSE / best "
+      f"inpainting: {np.round(mratio, 2)}, mean {mratio.mean():.2f} ± {mratio.std(ddof=1) / np.sqrt(len(mratio)):.2f}")
+claim("masking net fills holes", int(np.sum(masknet_m < holed_m / 3)), ">=", len(RUN_SEEDS),
+      "draws where MSE(network) < a third of MSE(masked input)")
+claim("training corruption matters", int(np.sum(masknet_m < gaussnet_m)), ">=", len(RUN_SEEDS),
+      "draws where the masking-trained net beats the Gaussian-trained one on masked images")
+claim("inpainting beats the masking net", int(np.sum(inpaint_m < holes_m)), ">=", len(RUN_SEEDS),
+      "draws where normalised averaging beats the net's output pasted into the holes")
+
+# %% [markdown]
+# Three answers. The masking-trained network does fill the holes: its error is a small
+# fraction of the masked input's, on every draw. The training corruption matters: the
+# Gaussian-trained denoiser, handed masked images, does several times worse than the one
+# trained on masks, on every draw. But the classic rival **wins, on every draw** — even
+# when we paste the network's output into the holes only, so that both use the same
+# information. These images are flat regions with sharp edges: three quarters of the
+# pixels survive, and the mean of a hole's surviving neighbours is nearly always right.
+# The network's output also passes through its bottleneck and comes back soft. A null
+# result for the network, stated as one: a learned inpainter earns its keep where local
+# averaging fails (large holes, texture), not here.
 
 # %% [markdown]
 # ## What is in the code?
@@ -259,11 +321,11 @@ assert z.shape == (len(test_clean), LATENT, SIZE // 2 ** DEPTH, SIZE // 2 ** DEP
 #   the centred training matrix), the best any *linear* 64-number code can do in squared
 #   error on the training set.
 #
-# The autoencoder is trained from `BOTTLENECK_SEEDS` = three seeds (initial weights and
-# batch order), 120 Adam steps of 8 images each, like the denoiser.
+# The autoencoder is trained from the five run seeds (initial weights and
+# batch order), 120 Adam steps of 8 images each, like the masking denoiser.
 
 # %%
-B_DEPTH, B_LATENT, B_STEPS, BOTTLENECK_SEEDS = 2, 1, 120, (0, 1, 2)
+B_DEPTH, B_LATENT, B_STEPS = 2, 1, 120
 code_size = SIZE * SIZE * B_LATENT // 4 ** B_DEPTH                 # 64 numbers per image
 flat_train, flat_test = train_clean.reshape(len(train_clean), -1), test_clean.reshape(len(test_clean), -1)
 mean_image = flat_train.mean(axis=0)
@@ -277,12 +339,12 @@ baselines = {"mean image": float(np.mean((mean_image - flat_test) ** 2)),
              f"PCA, {code_size} components": float(np.mean((pca_rec - flat_test) ** 2))}
 
 bottleneck_mse, bottleneck_recs = [], None
-for seed in BOTTLENECK_SEEDS:
-    nn.init.manual_seed(seed)
+for s in RUN_SEEDS:
+    nn.init.manual_seed(s)
     squeezer = DenoisingAutoencoder(1, BASE, B_DEPTH, B_LATENT).to(DEVICE)
     assert squeezer.compression_ratio((1, SIZE, SIZE)) == 4 ** B_DEPTH / B_LATENT == SIZE * SIZE / code_size
     opt = optim.Adam(squeezer.parameters(), lr=LR)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(s)
     for step in range(B_STEPS):
         clean = mf.tensor(train_clean[rng.choice(len(train_clean), BATCH, replace=False)], device=DEVICE)
         loss = F.mse_loss(squeezer(clean), clean)                    # no corruption: x -> x
@@ -297,19 +359,21 @@ for seed in BOTTLENECK_SEEDS:
 bottleneck_mse = np.array(bottleneck_mse)
 for name, value in baselines.items():
     print(f"test MSE, {name:24s}: {value:.4f}")
-print(f"autoencoder (ratio 16), seeds {BOTTLENECK_SEEDS}: {np.round(bottleneck_mse, 4)}, "
-      f"mean {bottleneck_mse.mean():.4f}, spread (max - min) {np.ptp(bottleneck_mse):.4f}")
-assert (bottleneck_mse < baselines["mean image"] / 3).all()           # far better than no code, every seed
-assert bottleneck_mse.mean() < min(baselines[f"{block}x{block} block averages"],
-                                   baselines[f"PCA, {code_size} components"])   # on average, beats both
+pca, blocks = baselines[f"PCA, {code_size} components"], baselines[f"{block}x{block} block averages"]
+print(f"autoencoder (ratio 16), run seeds {RUN_SEEDS}: {np.round(bottleneck_mse, 4)}, mean "
+      f"{bottleneck_mse.mean():.4f} ± {bottleneck_mse.std(ddof=1) / np.sqrt(len(RUN_SEEDS)):.4f}; "
+      f"beats PCA on {np.sum(bottleneck_mse < pca)}, the block averages on {np.sum(bottleneck_mse < blocks)} "
+      f"of {len(RUN_SEEDS)} seeds")
+claim("bottleneck beats mean image / 3", int(np.sum(bottleneck_mse < baselines["mean image"] / 3)), ">=",
+      len(RUN_SEEDS), "seeds")
 
 # %% [markdown]
 # Through a 16-fold bottleneck the autoencoder reconstructs the test images several times
-# better than the mean image on **every** seed, and **on average** it beats both 64-number
-# baselines, block averages and even PCA, by some 10–20 %. But look at the spread: the
-# worst seed only ties the block averages, so "beats PCA" is a claim about the mean of
-# three short trainings, not about each one. (It is a *nonlinear* code: PCA is the best
-# linear one, and a short training is just enough to pass it.)
+# better than the mean image on **every** seed. Against the two 64-number baselines the
+# honest answer is a **tie**: some seeds beat PCA and the block averages, some do not,
+# and the mean over five seeds is within its standard error of PCA (the numbers above).
+# A nonlinear code *could* beat PCA, the best linear one; 120 short steps are not enough
+# to show that it does.
 
 # %%
 fig, axes = plt.subplots(3, SHOW, figsize=(1.8 * SHOW, 5.8))
@@ -333,11 +397,11 @@ plt.close(fig)
 #    does it cost at the edges?)
 # 2. Set `LATENT = 2` (compression ratio 8): predict the test MSE before you run. Does
 #    it still beat the blur?
-# 3. Change `SEED`: the network starts from other weights and sees other batches. Does
-#    the 10 % margin hold?
+# 3. Set `MASK_Q = 0.6` (most pixels lost): predict which of inpainting and the
+#    masking-trained network suffers more, and which claim fails first.
 # 4. In the bottleneck section set `B_LATENT = 4` (ratio 4, 256 numbers per image; PCA
 #    and the block averages get 256 too, $2 \times 2$ blocks). Predict which of the three
-#    gains most from the larger code, and whether `bottleneck_mse.mean() < min(...)` holds.
+#    gains most from the larger code.
 
 # %% [markdown]
 # ## What to remember
@@ -346,7 +410,11 @@ plt.close(fig)
 #   $C \cdot 4^d / L$ here) or a corrupted input keeps it from learning the identity.
 # - A **denoising** autoencoder is trained on pairs (corrupted, clean) with an MSE loss,
 #   fresh corruption every step; on images it never saw, its output is much closer to the
-#   clean image than the noisy input was.
+#   clean image than the noisy input was, and on average beats the best box blur (by a
+#   modest margin; a single short training can tie it).
+# - Trained on **masking** it learns to fill holes — and the training corruption matters —
+#   but on flat shapes a classic normalised average of the surviving neighbours fills
+#   small holes better. Compare with a fair classic rival before believing a network.
 # - Through a 16-fold bottleneck (64 numbers for a 32×32 image) a briefly trained
-#   autoencoder reconstructs several times better than the mean image on every seed,
-#   and on average beats block averages and PCA with the same 64 numbers.
+#   autoencoder reconstructs several times better than the mean image on every seed, and
+#   ties PCA and block averages with the same 64 numbers.

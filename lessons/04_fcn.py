@@ -148,7 +148,7 @@ assert np.allclose(score_map, one_by_one, rtol=1e-4, atol=1e-4)
 ink = ["#e6554f", "#5fd35f", "#5a7cf0"]
 from matplotlib.colors import ListedColormap
 CMAP = ListedColormap(["#303030"] + ink)
-fig, axes = plt.subplots(1, 3, figsize=(12, 4))
+fig, axes = plt.subplots(1, 3, figsize=(12, 4.4))
 axes[0].imshow(scene[0], cmap="gray")
 axes[0].set_title(f"image {SIDE}x{SIDE} (same-colour shapes)")
 axes[1].imshow(scene_labels, cmap=CMAP, vmin=-0.5, vmax=3.5)
@@ -312,7 +312,7 @@ claim("fcn-second-skip-less", gain_1[0] - gain_2[0], ">", 0.05, "mean gain of th
 
 # %%
 i = int(np.argmax([(t > 0).sum() for t in test_y[:16]]))        # a busy test image
-fig, axes = plt.subplots(1, 5, figsize=(15, 3.4))
+fig, axes = plt.subplots(1, 5, figsize=(15, 3.9))
 axes[0].imshow(test_x[i, 0], cmap="gray")
 axes[0].set_title("test image 32x32")
 axes[1].imshow(test_y[i], cmap=CMAP, vmin=-0.5, vmax=3.5)

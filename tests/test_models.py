@@ -61,14 +61,81 @@ def test_fcn_variants(size):
         assert FCN(3, 5, base_channels=2, variant=variant)(zeros(1, 3, size, size)).shape == (1, 5, size, size)
 
 
+def _tent_kernel(k):
+    """The bilinear (tent) kernel of even size k, from its formula: an independent witness."""
+    f = (k + 1) // 2
+    centre = f - 0.5  # even kernel: the centre lies between two taps
+    one_d = 1 - np.abs(np.arange(k) - centre) / f
+    return np.outer(one_d, one_d)
+
+
 def test_fcn_upsamplers_start_bilinear():
-    w = FCN(3, 2, base_channels=2).up_final.weight.numpy()   # x8: kernel 16
+    model = FCN(3, 2, base_channels=2)
+    w = mf.backend.to_numpy(model.up_final.weight)           # x8: kernel 16, a fixed buffer
     assert w.shape == (2, 2, 16, 16)
     assert np.all(w[0, 1] == 0) and np.all(w[1, 0] == 0)    # channels kept apart
-    f = (16 + 1) // 2
-    centre = f - 0.5  # even kernel: the centre lies between two taps
-    one_d = 1 - np.abs(np.arange(16) - centre) / f
-    np.testing.assert_allclose(w[0, 0], np.outer(one_d, one_d), rtol=1e-6)
+    np.testing.assert_allclose(w[0, 0], _tent_kernel(16), rtol=1e-6)
+    for up in (model.up2_a, model.up2_b):                    # x2: kernel 4, learnable
+        np.testing.assert_allclose(up.weight.numpy()[1, 1], _tent_kernel(4), rtol=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["32s", "16s", "8s"])
+def test_fcn_final_upsampling_is_fixed_bilinear_as_in_the_paper(variant):
+    """Long et al. 2015, 4.3: "Final layer deconvolutional filters are fixed to bilinear
+    interpolation, while intermediate upsampling layers are initialized to bilinear
+    upsampling, and then learned." One Adam step moves the x2 layers, never the final one."""
+    nn.init.manual_seed(0)
+    model = FCN(1, 3, base_channels=2, variant=variant)
+    names = dict(model.named_parameters())
+    assert "up_final.weight" not in names and "up_final.weight" in model.state_dict()
+    assert {"up2_a.weight", "up2_b.weight"} <= set(names)
+    scale = int(variant[:-1])
+    before = {k: np.array(mf.backend.to_numpy(v)) for k, v in model.state_dict().items() if k.startswith("up")}
+    x, y = SyntheticShapes(2, image_size=32, num_classes=3, channels=1, seed=1).arrays()
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    F.cross_entropy(model(mf.tensor(x)), y).backward()
+    opt.step()
+    after = {k: mf.backend.to_numpy(v) for k, v in model.state_dict().items() if k.startswith("up")}
+    np.testing.assert_array_equal(after["up_final.weight"], before["up_final.weight"])
+    for c in range(3):
+        np.testing.assert_allclose(after["up_final.weight"][c, c], _tent_kernel(2 * scale), rtol=1e-6)
+    if variant == "8s":   # both x2 layers are used, and learn
+        assert not np.array_equal(after["up2_a.weight"], before["up2_a.weight"])
+        assert not np.array_equal(after["up2_b.weight"], before["up2_b.weight"])
+
+
+def test_fcn_learn_upsampling_options():
+    count = {opt: {n for n, _ in FCN(1, 2, base_channels=2, learn_upsampling=opt).named_parameters()
+                   if n.startswith("up")} for opt in ("none", "intermediate", "all")}
+    assert count == {"none": set(), "intermediate": {"up2_a.weight", "up2_b.weight"},
+                     "all": {"up2_a.weight", "up2_b.weight", "up_final.weight"}}
+    with pytest.raises(ValueError, match="learn_upsampling='final'.*intermediate"):
+        FCN(learn_upsampling="final")
+    # a fixed model computes what a learned one computes at its bilinear start
+    nn.init.manual_seed(3)
+    learned = FCN(1, 2, base_channels=2, learn_upsampling="all").eval()
+    fixed = FCN(1, 2, base_channels=2, learn_upsampling="none").eval()
+    fixed.load_state_dict(learned.state_dict())
+    x = mf.tensor(np.random.default_rng(0).random((2, 1, 32, 32), dtype=np.float32))
+    with mf.no_grad():
+        np.testing.assert_allclose(fixed(x).numpy(), learned(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_fixed_bilinear_upsample_equals_interpolation_inside():
+    """Away from a border of s // 2 pixels the fixed x4 upsampling is bilinear interpolation,
+    checked against np.interp along each axis (align_corners=False sample points)."""
+    from minifcn.models.fcn import BilinearUpsample
+    s, img = 4, np.random.default_rng(2).random((5, 7)).astype(np.float32)
+    up = BilinearUpsample(1, s)(mf.tensor(img[None, None])).numpy()[0, 0]
+
+    def along_rows(a):
+        src = (np.arange(a.shape[0] * s) + 0.5) / s - 0.5
+        return np.stack([np.interp(src, np.arange(a.shape[0]), col) for col in a.T], axis=1)
+
+    expected = along_rows(along_rows(img).T).T
+    b = s // 2
+    assert up.shape == (5 * s, 7 * s)
+    np.testing.assert_allclose(up[b:-b, b:-b], expected[b:-b, b:-b], atol=1e-5)
 
 
 @pytest.mark.parametrize("size", [16, 32])

@@ -358,8 +358,10 @@ fig.savefig(FIGURES / "gridding.png", dpi=100)
 plt.close(fig)
 
 # %% [markdown]
-# The stack of section 2, rates 1, 2, 4, has no holes either: a rate-1 layer first, then
-# each rate at most the previous field — HDC's condition in practice.
+# The stack of section 2, rates 1, 2, 4, has no holes either. A simple sufficient rule:
+# the footprint stays solid while each layer's rate is at most the width of the solid
+# footprint before it (1 pixel before the first layer): $1 \le 1$, $2 \le 3$, $4 \le 7$
+# for rates 1, 2, 4, while rates 2, 2, 2 break it at the first layer.
 #
 # ## 6. Depthwise-separable convolution
 #

@@ -411,10 +411,11 @@ claim("aspp-sizes-solved", sz_miou["rates 2,4,6"][:, -1].min(), ">", 0.6, "worst
 # %% [markdown]
 # The wide rates win on every paired seed at each of the three stopping points, by a mean
 # difference many standard errors from zero — at equal parameters and multiply-adds. The
-# figure shows *why*: with a 7-px field the network labels by what a 7-px window shows —
-# near an edge it says "small", away from edges "large" — so every disc comes out as a
-# large core in a small rim; a 27-px field reaches the edge of either disc and labels each
-# one whole. Section 5's null result and this clear gain are the same lesson: extra rates
+# figure shows *why*: with a 7-px convolutional field the network labels by what a 7-px
+# window shows (the image-level branch adds only a summary of the whole image, the same for
+# every disc in it) — near an edge it says "small", away from edges "large" — so every
+# disc comes out as a large core in a small rim; a 27-px field reaches the edge of either
+# disc and labels each one whole. Section 5's null result and this clear gain are the same lesson: extra rates
 # help exactly when the context the label needs lies beyond the narrower branches — and no
 # further than the widest one.
 
@@ -427,7 +428,7 @@ for name, runs in sz_runs.items():
         sz_pred[name] = mf.backend.to_numpy(runs[0][0](mf.tensor(sizes_test[0][:SZ_SHOW], device=DEVICE)).data).argmax(1)
 image_grid(FIGURES / "aspp_sizes.png",
            [("input", sizes_test[0][:SZ_SHOW]), ("truth", sizes_test[1][:SZ_SHOW], SZ_MASK)] +
-           [(f"{name}\n({fields_sz[name]} px field)", sz_pred[name], SZ_MASK) for name in SZ_RATES],
+           [(f"{name}\n({fields_sz[name]} px conv. field)", sz_pred[name], SZ_MASK) for name in SZ_RATES],
            title=f"class = size (small 1, large 2); first seed, {SZ_STEPS} steps")
 
 # %% [markdown]

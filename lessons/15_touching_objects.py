@@ -100,7 +100,7 @@ print(f"mean weight: gap pixels {w[gap].mean():.2f}, other background {w[elsewhe
       f"cells {w[inst > 0].mean():.2f}")
 print(f"on the gap pixels: d1 + d2 = {(d1 + d2)[gap].mean():.2f} px on average, so the border term is "
       f"{np.mean(W0 * np.exp(-(d1 + d2)[gap] ** 2 / (2 * SIGMA ** 2))):.2f} of a possible {W0:.0f}")
-assert w[gap].mean() > 3 * w[elsewhere].mean()
+claim("gap-weight", w[gap].mean() / w[elsewhere].mean(), ">", 3, "mean weight on gap pixels / on other background")
 assert w[gap].max() < 1 / (2 * (inst == 0).mean()) + W0 * np.exp(-2 ** 2 / (2 * SIGMA ** 2)) + 1e-4  # d1, d2 >= 1
 
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.4))

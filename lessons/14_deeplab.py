@@ -299,20 +299,24 @@ for name, res in dl_results.items():
 dl_gap, dl_se = paired(dl_results["rates 2,4,6"][:, 2], dl_results["rates 1,1,1"][:, 2])
 print(f"rates 2,4,6 minus 1,1,1, paired over {len(DL_SEEDS)} seeds: {dl_gap:+.3f} ± {dl_se:.3f} IoU (mean ± s.e.)")
 runs = np.concatenate(list(dl_results.values()))
-claim("deeplab-learns", np.sum(runs[:, 1] < runs[:, 0] / 3), ">=", len(runs),
+claim("deeplab-learns", np.sum(runs[:, 1] < runs[:, 0] / 3), ">=", len(runs) - 2,
       "runs whose loss fell threefold, of all runs")
 claim("deeplab-finds-shapes", np.sum(runs[:, 2] > 0.5), ">=", len(runs) - 2, "runs with a test IoU above 0.5")
-claim("aspp-rates-no-harm-on-shapes", dl_gap, ">", -0.05, "mean paired IoU difference, rates 2,4,6 minus 1,1,1")
+claim("aspp-rates-small-on-shapes", abs(dl_gap), "<", 0.1, "|mean paired IoU difference|, rates 2,4,6 minus 1,1,1")
 
 # %% [markdown]
-# **What this shows.** Training works: on every run the loss falls more than threefold and
-# the test IoU is well above zero. The rates' effect on this task is a **null result**: the
-# mean paired difference is small and not distinguishable from zero in a budget of 30
-# steps (the claim only bounds it: no effect as large as 0.1 IoU). On a 64×64 image the
-# feature map is 8×8, the image-level branch already gives every pixel the whole picture,
-# and the backbone's atrous layers already see beyond the largest shape (section 3), so
-# extra rates have little left to add. The DeepLab papers measure the gain on large images
-# (513×513) after long training, where it is a few points of mIoU.
+# **What this shows.** Training works: the loss falls more than threefold and the test IoU
+# passes 0.5 on nearly every run. (A network this small now and then collapses to "all
+# background" from an unlucky initialisation, and then does so at both rates, since the
+# seed is shared; the claims allow one such pair in five.) The rates' effect on this task
+# is **small and inconsistent**: the mean paired difference is a few hundredths of IoU, and
+# across the `MINIFCN_SEED` offsets we tried its sign changes, sometimes by more than two
+# standard errors in either direction. The claim only bounds it: no effect as large as 0.1
+# IoU either way. On a 64×64 image the feature map is 8×8, the image-level branch already
+# gives every pixel the whole picture, and the backbone's atrous layers already see beyond
+# the largest shape (section 3), so extra rates have little left to add. The DeepLab papers
+# measure the gain on large images (513×513) after long training, where it is a few
+# points of mIoU.
 
 # %% [markdown]
 # ## 6. A task where the rates matter: the class is the size
@@ -441,7 +445,7 @@ image_grid(FIGURES / "aspp_sizes.png",
 #    make the task easier for the narrow field with
 #    `SyntheticSizes(..., radii=((2, 3), (10, 13)))`: which claim fails first?
 # 3. Set `DL_STEPS = 60` (the lesson then takes about 10 s longer). Does the paired IoU
-#    difference of section 5 leave zero by more than two standard errors?
+#    difference of section 5 settle on one side of zero?
 
 # %% [markdown]
 # ## What to remember
@@ -451,8 +455,8 @@ image_grid(FIGURES / "aspp_sizes.png",
 # - The paper's DeepLabv3+ runs its encoder at output stride 16 (rates 6, 12, 18) and
 #   upsamples ×4 to stride-4 features; this small one, for 64×64 images, works at output
 #   stride 8 with rates 2, 4, 6 and upsamples ×2 to its stride-4 features.
-# - Trained briefly on 64×64 shapes, a tiny DeepLabv3+ learns on every seed, and ASPP's
-#   wider rates show no measurable gain there (a null result).
+# - Trained briefly on 64×64 shapes, a tiny DeepLabv3+ learns on nearly every seed, and
+#   ASPP's wider rates make only a small difference there, of either sign.
 # - When the label needs context beyond the narrow branches (the class is the size of a
 #   same-colour disc), the wide rates win on every paired seed by a wide margin, at the same
 #   parameters and multiply-adds: the rates must reach the context the task needs.

@@ -251,8 +251,9 @@ assert cost["rates 1,1,1"] == cost["rates 2,4,6"]
 # Now we **train** a tiny DeepLabv3+ (`base_channels=4`, about 5 k parameters) to separate
 # shapes from background (`num_classes=2`) on 64×64 synthetic shapes whose radii vary from
 # 8 to 20 px — objects of varied size, which is what ASPP's several rates are meant for.
-# Adam (learning rate 0.01) for `DL_STEPS = 60` steps of 8 images with cross-entropy, then **eval mode**
-# (BatchNorm uses its running averages) and the foreground IoU on 32 test images.
+# Adam (learning rate 0.01) for `DL_STEPS = 60` steps of 8 images with cross-entropy,
+# then **eval mode** (BatchNorm uses its running averages) and the foreground IoU on 32
+# test images.
 #
 # Rates (2, 4, 6) against (1, 1, 1), at equal parameters and multiply-adds (section 4).
 # Each seed sets the initial weights and the batch order, the same for both variants: five
@@ -444,7 +445,7 @@ image_grid(FIGURES / "aspp_sizes.png",
 #    wider than a small disc, narrower than a large one), then of `(4, 8, 12)` (51 px). Or
 #    make the task easier for the narrow field with
 #    `SyntheticSizes(..., radii=((2, 3), (10, 13)))`: which claim fails first?
-# 3. Set `DL_STEPS = 60` (the lesson then takes about 10 s longer). Does the paired IoU
+# 3. Set `DL_STEPS = 120` (the lesson then takes about 5 s longer). Does the paired IoU
 #    difference of section 5 settle on one side of zero?
 
 # %% [markdown]

@@ -259,7 +259,7 @@ claim("weight-map-dice-cost", dice_change, ">", -0.1, "mean paired change of pix
 # %% [markdown]
 # The objects move a lot, the pixels little: on every seed the weight map merges far fewer
 # cells, and the object F1 rises on nearly every seed, its mean gain more than two
-# standard errors above zero. The pixel Dice pays a few points
+# standard errors above zero. The pixel Dice moves by a few points at most, usually down
 # (the weight map makes the network give up some of the cells' rims to keep the gaps
 # open); the last claim only bounds that cost. Without the weight map the gaps are a handful
 # of pixels the loss barely feels, and touching cells come out as one blob. In the

@@ -183,8 +183,10 @@ plt.close(fig)
 # same batches of the same 16 training images (random flips), the same steps, the same
 # loss, cross-entropy plus soft Dice (as `minifcn train` uses): one with plain
 # cross-entropy, one with the weight map as a per-pixel weight in it,
-# `F.cross_entropy(logits, y, weight_map=w)`. The weight map follows the augmentation: a
-# flip flips it, an elastic deformation (below) moves the cells, so it is computed again.
+# `F.cross_entropy(logits, y, weight_map=w)`. As in the paper ("we pre-compute the weight
+# map for each ground truth segmentation") it is computed once per training image and then
+# travels with the image: flipped with it, and, below, deformed with it (bilinearly, by
+# the same field).
 # Five seeds, each setting the initial weights and the batches of both networks of a pair;
 # we report the mean of the paired differences with its standard error, and on how many
 # seeds the weight map wins.
@@ -193,7 +195,7 @@ plt.close(fig)
 STEPS, BATCH, LR, BASE, SEEDS = 60, 4, 0.01, 8, tuple(seed(s) for s in range(5))
 
 
-TRAIN_W = border_weight_map(train_i, W0, SIGMA, mask=train_y)   # the training images' weight maps, once
+TRAIN_W = border_weight_map(train_i, W0, SIGMA, mask=train_y)   # "pre-computed for each ground truth"
 
 
 def train(weight_map: bool, elastic: bool, s: int) -> UNet:
@@ -205,13 +207,11 @@ def train(weight_map: bool, elastic: bool, s: int) -> UNet:
     batches = np.random.default_rng(s)
     for _ in range(STEPS):
         idx = batches.choice(len(train_x), BATCH, replace=False)
-        x_w = np.concatenate([train_x[idx], TRAIN_W[idx, None]], axis=1)        # flip each weight map with its image
+        x_w = np.concatenate([train_x[idx], TRAIN_W[idx, None]], axis=1)   # the weight map moves with its image
         x_w, labels = random_flip(batches, x_w, np.stack([train_y[idx], train_i[idx]], 1))
-        x, w = x_w[:, :1], x_w[:, 1]
         if elastic:
-            x, labels = random_elastic(batches, x, labels, std=2.0)
-            w = border_weight_map(labels[:, 1], W0, SIGMA, mask=labels[:, 0])   # the cells moved: recompute
-        y = labels[:, 0]
+            x_w, labels = random_elastic(batches, x_w, labels, std=2.0)
+        x, w, y = x_w[:, :1], x_w[:, 1], labels[:, 0]
         w = mf.tensor(w, device=DEVICE) if weight_map else None
         logits, y = net(mf.tensor(x, device=DEVICE)), mf.tensor(y, device=DEVICE)
         loss = F.cross_entropy(logits, y, weight_map=w) + F.dice_loss(logits, y)

@@ -306,11 +306,10 @@ claim("elastic-no-large-effect", abs(elastic_change), "<", 0.15,
 # few hundredths, positive on most of the `MINIFCN_SEED` offsets we tried (0 to 7, each a
 # new draw of cells and of five seeds; +0.1 at the most), slightly negative on one, and
 # seldom more than two standard errors from zero. The claim only rules out an effect as
-# large as 0.15
-# either way. (An earlier version of this lesson trained one seed of a smaller network for
-# 80 steps and saw the test score *fall* with the deformations, 0.57 to 0.43: that network
-# was underfitting, and a harder, always new training task made it fit even less — not
-# evidence about the paper's claim.) The paper trained for hours on 30 images, where
+# large as 0.15 either way. (An earlier version of this lesson trained one seed of a
+# smaller network for 80 steps and saw the test score *fall* with the deformations, 0.57 to
+# 0.43: that network was underfitting, and a harder, always new training task made it fit
+# even less — not evidence about the paper's claim.) The paper trained for hours on 30 images, where
 # memorising is the danger and deformations are what lets the network learn the shapes
 # cells can take without seeing them all; a fair test of that needs far more steps than a
 # lesson can spend (Try it, 3).

@@ -1,15 +1,23 @@
 """DeepLabv3+ (Chen et al., 2018), small: atrous convolution, ASPP and a light decoder.
 
 * **Atrous (dilated) convolution** spaces the kernel taps ``rate`` pixels apart: a 3×3
-  kernel then sees (2·rate + 1)² pixels with the same 9 weights, so the backbone can stop
-  downsampling (output stride 8 or 16) and still grow its receptive field.
+  kernel then spans (2·rate + 1)² pixels with the same 9 weights, so the backbone can stop
+  downsampling early (output stride 16 or 8 instead of 32) and still grow its receptive
+  field; every layer after a removed stride then works on a map 4× larger.
 * **Depthwise-separable convolution** = a per-channel 3×3 (groups = C) then a 1×1 mixing
   conv: C·9 + C·C' weights instead of 9·C·C'.
 * **ASPP** (atrous spatial pyramid pooling) looks at several scales at once: a 1×1 conv,
   3×3 atrous convs at several rates, and an image-level branch (global average pool →
   1×1 conv → broadcast back), concatenated and fused by a 1×1 conv.
-* **Decoder**: the ASPP output, upsampled ×4, is concatenated with reduced low-level
-  features (stride 4) and refined, then upsampled to the input size.
+* **Decoder**: the ASPP output is upsampled (bilinear) to the size of the low-level
+  features (stride 4), concatenated with them after a 1×1 reduction, refined by two
+  separable 3×3 convs, then upsampled to the input size.
+
+How this small model differs from the paper: the paper runs its encoder at output stride
+16 by default (ASPP rates 6, 12, 18) and its decoder upsamples the encoder output ×4 to
+the stride-4 features. This model is meant for small images (e.g. 64×64, where output
+stride 16 would leave a 4×4 map): its encoder works at output stride 8 with rates
+(2, 4, 6), so the decoder's first upsampling is ×2 (stride 8 → 4) and the last one ×4.
 """
 from __future__ import annotations
 
@@ -57,7 +65,8 @@ class ASPP(nn.Module):
 
 
 class DeepLabV3Plus(nn.Module):
-    """A small DeepLabv3+: separable-conv backbone at output stride 8, ASPP, decoder (sides divisible by 8)."""
+    """A small DeepLabv3+: separable-conv backbone at output stride 8, ASPP, decoder (×2 to the
+    stride-4 features, then ×4 to the input); sides divisible by 8."""
 
     def __init__(self, in_channels: int = 3, num_classes: int = 2, base_channels: int = 16,
                  rates: Sequence[int] = (2, 4, 6)):

@@ -57,7 +57,7 @@ PASS, FAIL, NOT_STARTED, ERROR = "PASS", "FAIL", "NOT STARTED", "ERROR"
 USES_LIBRARY, TOO_SLOW = "USES LIBRARY", "TOO SLOW"
 STATUSES = (PASS, FAIL, TOO_SLOW, USES_LIBRARY, ERROR, NOT_STARTED)
 IMPORT_LIMIT_S = 30.0       # importing the student's file (wall time; SciPy may load)
-FIRST_CALL_LIMIT_S = 30.0   # the first call (lazy imports): not timed against the per-call limit
+FIRST_CALL_LIMIT_S = 15.0   # wall time for the first call (lazy imports): not timed against the per-call limit
 HARD_LIMIT_S = 10.0         # wall time after which a call is stopped (the limit itself is CPU time)
 SLOW_CALLS = 3              # calls over the per-call limit before an exercise is reported TOO SLOW
 SHRINK_BUDGET_S = 6.0       # seconds from the start of an exercise after which shrinking stops
@@ -626,7 +626,7 @@ def _slow_text(slow: list[tuple[float, dict]], limit: float) -> str:
 
 def _report_fields(ex: Exercise, case: dict, reply: dict, problem: dict, own: str) -> dict:
     """The status and the fields of the report for a wrong answer."""
-    out: dict = {"printed": reply.get("printed", "")}
+    out: dict = {"printed": reply.get("printed", ""), "shrunk": True}
     kind = problem.get("kind")
     if kind == "exception":
         out.update(status=ERROR, message="your function raised on this input:\n"
@@ -984,8 +984,7 @@ def format_details(result: dict) -> str:
     case = result.get("case")
     ex = BY_NAME.get(result["name"])
     if case is not None:
-        lines.append("  smallest input found (shrunk by hypothesis):" if status == FAIL or "expected" in result
-                     else "  on this input:")
+        lines.append("  smallest input found (shrunk by hypothesis):" if result.get("shrunk") else "  on this input:")
         for key, value in case.items():
             text, shape = _show(value)
             if "\n" in text:

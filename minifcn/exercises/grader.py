@@ -863,7 +863,7 @@ def _add_sibling_notes(results: dict[str, dict]) -> None:
              TOO_SLOW: "is TOO SLOW"}
     for name, r in results.items():
         bad = [s for s in r.get("siblings", []) if s != name and s in results and results[s]["status"] != PASS]
-        if not bad or r["status"] == PASS:
+        if not bad or r["status"] in (PASS, NOT_STARTED):
             continue
         note = "; ".join(f"uses your {s}, which {words.get(results[s]['status'], results[s]['status'])}" for s in bad)
         if r.get("depends_on_failing"):

@@ -65,7 +65,7 @@ def col2im_assign(cols, input_size, kernel_size, stride=(1, 1), padding=(0, 0), 
     OH, OW = _out(H, KH, SH, PH, DH), _out(W, KW, SW, PW, DW)
     N, C = cols.shape[0], cols.shape[1] // (KH * KW)
     cols = cols.reshape(N, C, KH, KW, OH, OW)
-    x = np.zeros((N, C, H + 2 * PH, W + 2 * PW))
+    x = np.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=cols.dtype)
     for i in range(KH):
         for j in range(KW):
             x[:, :, i * DH:i * DH + SH * (OH - 1) + 1:SH, j * DW:j * DW + SW * (OW - 1) + 1:SW] = cols[:, :, i, j]

@@ -474,3 +474,28 @@ def test_the_check_cell_of_a_notebook_grades_the_kernel_s_function(tmp_path):
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
     out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "FAIL         unpool_nearest" in out and "smallest input found" in out, out
+
+
+@pytest.mark.parametrize("name,bug,shown,hidden", [
+    ("col2im", "col2im_assign", "use `+=`", "Fold into a zero-padded"),
+    ("col2im", "col2im_keeps_padding_origin", "Fold into a zero-padded", "use `+=`"),
+    ("pixel_cross_entropy", "pce_no_max", "subtract the maximum", "The gradient is"),
+    ("pixel_cross_entropy", "pce_sum_grad", "The gradient is", "subtract the maximum"),
+    ("max_pool2d_with_indices", "pool_last_max", "strictly larger", "The index is in the input plane")])
+def test_hints_follow_what_the_counterexample_shows(name, bug, shown, hidden):
+    from minifcn.exercises.grader import format_details
+    import exercise_bugs
+    text = format_details(search(BY_NAME[name], getattr(exercise_bugs, bug)))
+    assert shown in text and hidden not in text, text
+
+
+def test_a_function_that_answers_differently_each_time_gets_a_plain_message():
+    rng = np.random.default_rng(0)
+
+    def moody(labels, num_classes):
+        out = S.one_hot(labels, num_classes)
+        return out if rng.random() < 0.7 else out + 1
+    result = search(BY_NAME["one_hot"], moody)
+    assert result["status"] in (FAIL, ERROR)
+    text = json.dumps({k: str(v) for k, v in result.items()})
+    assert "Flaky" not in text and "Traceback" not in text

@@ -324,8 +324,8 @@ def _col2im_as_adjoint(case: dict) -> np.ndarray:
     N, CKK, L = cols.shape
     KH, KW = case["kernel_size"]
     (H, W), C = case["input_size"], CKK // (KH * KW)
-    out = np.zeros((N, C, H, W))
-    e = np.zeros((1, C, H, W))
+    out = np.zeros((N, C, H, W), dtype=cols.dtype)
+    e = np.zeros((1, C, H, W), dtype=cols.dtype)
     for c, h, w in np.ndindex(C, H, W):
         e[0, c, h, w] = 1
         patch = S.im2col(e, case["kernel_size"], case["stride"], case["padding"], case["dilation"])[0]

@@ -648,11 +648,11 @@ def _report_fields(ex: Exercise, case: dict, reply: dict, problem: dict, own: st
                actual=problem.get("actual"))
     if kind == "dtype":
         out["hint_override"] = ("Create the result with the dtype the task asks for: np.zeros/np.empty/np.full "
-                                "default to float64 (pass dtype=x.dtype), and integer buffers round values.")
+                                "default to float64 (pass the dtype, e.g. dtype=x.dtype), and integer buffers round values.")
     picker = getattr(ex, "pick_hints", None)
     if picker is not None and "hint_override" not in out:
         try:
-            chosen = picker(case, out["expected"], out["actual"])
+            chosen = picker(case, ex.expected_for(case), reply.get("result"))     # the whole answers
         except Exception:       # noqa: BLE001 - a hint is never worth a crash
             chosen = None
         if chosen is not None:

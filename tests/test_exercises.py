@@ -499,3 +499,40 @@ def test_a_function_that_answers_differently_each_time_gets_a_plain_message():
     assert result["status"] in (FAIL, ERROR)
     text = json.dumps({k: str(v) for k, v in result.items()})
     assert "Flaky" not in text and "Traceback" not in text
+
+
+def test_an_exercise_may_declare_arguments_it_updates_in_place():
+    """``modifies``: the argument's state after the call is compared as one more output (batch-norm's
+    running statistics); the other arguments must still stay unchanged."""
+    import dataclasses
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+    from minifcn.exercises.catalogue import Exercise
+
+    def expected(case):
+        x, running = case["x"], case["running"].copy()
+        running += 0.1 * (x.mean(axis=0) - running)
+        return x - x.mean(axis=0), running
+    cases = st.builds(lambda x, r: {"x": x, "running": r},      # in signature order (fixed_dictionaries may not be)
+                      hnp.arrays(np.float64, (3, 2), elements=st.sampled_from([0.5, 1.0, -2.25])),
+                      hnp.arrays(np.float64, (2,), elements=st.sampled_from([0.0, 1.5])))
+    toy = Exercise("toy", 1, "toy", ("hint",), lambda: cases, outputs=("y",), expected=expected,
+                   modifies=("running",), dtypes=("float64", "float64"))
+
+    def right(x, running):
+        running += 0.1 * (x.mean(axis=0) - running)
+        return x - x.mean(axis=0)
+
+    def forgets(x, running):
+        return x - x.mean(axis=0)
+
+    def centres_x_in_place(x, running):
+        running += 0.1 * (x.mean(axis=0) - running)
+        x -= x.mean(axis=0)
+        return x.copy()
+    assert search(toy, right)["status"] == PASS
+    result = search(toy, forgets)
+    assert result["status"] == FAIL and result["where"] == "running (after the call)"
+    result = search(toy, centres_x_in_place)
+    assert result["status"] == FAIL and result["kind"] == "modified" and "`x`" in result["problem"]
+    assert dataclasses.fields(toy)       # the entry format: positional name, lesson, task, hints, cases

@@ -551,6 +551,7 @@ def search(ex: Exercise, runner: Any, own: str | None = None, max_examples: int 
         return reply
 
     def wrong(case: dict) -> bool:
+        case = _in_signature_order(ex, case)
         if failing and time.perf_counter() - t0 > shrink_budget_s:
             raise _Shrunk()     # long enough: report the smallest failing input found so far
         reply = run(case)
@@ -620,6 +621,16 @@ def search(ex: Exercise, runner: Any, own: str | None = None, max_examples: int 
     result["case"] = case
     result.update(_report_fields(ex, case, reply, problem, own))
     return result
+
+
+def _in_signature_order(ex: Exercise, case: dict) -> dict:
+    """The case's arguments in the order of the reference's parameters (they are passed positionally)."""
+    try:
+        import inspect
+        names = [n for n in inspect.signature(ex.reference).parameters if n in case]
+    except (AttributeError, TypeError, ValueError):
+        return case
+    return {**{n: case[n] for n in names}, **{k: v for k, v in case.items() if k not in names}}
 
 
 def _slow_text(slow: list[tuple[float, dict]], limit: float) -> str:

@@ -548,7 +548,11 @@ EXERCISES: tuple[Exercise, ...] = (
         "in the right padding ((o - 1)·s >= i + p), PyTorch's rule.",
         ("Dilation spreads the k taps over e = d·(k - 1) + 1 pixels; use e wherever k appears.",
          "ceil_mode: a last window that starts beyond the input (in the right padding) is dropped."),
-        _output_size_cases, dtypes=("int",)),
+        _output_size_cases, dtypes=("int",),
+        # PyTorch's ceil_mode rule drops a last window that would start in the right padding
+        # (a plain ceil keeps it); random draws need ~40 examples to reach it
+        examples=({"i": 2, "k": 1, "stride": 2, "padding": 0, "dilation": 1, "kind": "pool",
+                   "output_padding": 0, "ceil_mode": True},)),
     Exercise(
         "receptive_field", 6,
         "Receptive field of a stack of layers.\n\n"

@@ -142,8 +142,7 @@ class StudentProcess:
         cmd = [sys.executable, "-c", _BOOT, _child.__file__, self.path, self.name, self.folder,
                str(from_parent), str(to_parent)]
         self.proc = subprocess.Popen(cmd, pass_fds=(from_parent, to_parent), stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=self.log, cwd=self.folder, env=env,
-                                     start_new_session=True)
+                                     stdout=self.log, stderr=self.log, cwd=self.folder, env=env)
         os.close(from_parent)
         os.close(to_parent)
         self.to_child, self.from_child = to_child, from_child
@@ -186,13 +185,17 @@ class StudentProcess:
         except ChildGone:
             self.close()
             raise
-        except (ValueError, struct.error, UnicodeDecodeError) as e:
+        except (ValueError, struct.error, UnicodeDecodeError, RecursionError) as e:
             self.close()
             raise ChildGone("garbled") from e
         if not isinstance(header, dict):
             self.close()
             raise ChildGone("garbled")
-        return _decode_reply(header, blobs)
+        try:
+            return _decode_reply(header, blobs)
+        except (ValueError, TypeError, KeyError, IndexError, RecursionError) as e:
+            self.close()
+            raise ChildGone("garbled") from e
 
     def call(self, case: dict, limit: float) -> dict:
         """The student's function on the case's values: a reply dict (see ``_child.main``)."""
@@ -222,7 +225,7 @@ class StudentProcess:
                 os.close(self.from_child)
             if self.proc.poll() is None:
                 with contextlib.suppress(OSError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.kill()
             self.proc.wait()
             self.proc = None
 
@@ -495,6 +498,9 @@ def _exception_text(info: dict, own: str) -> str:
 
 
 def _gone_text(gone: ChildGone, when: str) -> str:
+    if gone.reason == "garbled":
+        return (f"the process running your code sent back something that is not an answer {when} (did your "
+                "code write to the grader's pipe?)")
     if gone.reason == "ended":
         code = gone.code
         how = f" (exit code {code})" if code not in (None, 0) and code > 0 else \
@@ -804,6 +810,17 @@ def _serve(folder: str, names: list[str], jobs: int, time_limit: float, tmp: str
     files = files or {}
     pending = list(names)
     running: dict[int, tuple[str, float, str]] = {}
+    try:
+        _serve_loop(folder, pending, running, jobs, time_limit, tmp, examples, files)
+    finally:                        # interrupted: the grading processes (and their students') go too
+        for pid in running:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+    return 0
+
+
+def _serve_loop(folder: str, pending: list[str], running: dict, jobs: int, time_limit: float, tmp: str,
+                examples: int, files: dict) -> None:
     while pending or running:
         while pending and len(running) < jobs:
             name = pending.pop(0)
@@ -846,7 +863,6 @@ def _serve(folder: str, names: list[str], jobs: int, time_limit: float, tmp: str
                                                  "please report it)")
             del running[pid]
             print(json.dumps(result), flush=True)
-    return 0
 
 
 def _dependencies(folder: Path, names: list[str]) -> list[str]:

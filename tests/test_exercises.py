@@ -262,6 +262,12 @@ def test_workbook_files_are_jupytext_notebooks(tmp_path):
     fn = load_function(tmp_path / "im2col.py", "im2col")
     with pytest.raises(NotImplementedError):
         fn(np.zeros((1, 1, 2, 2)), (1, 1))
+    # the stubs name no reference: an exercise that builds on another imports the student's own
+    for ex in EXERCISES:
+        text = (tmp_path / f"{ex.name}.py").read_text()
+        assert "minifcn.exercises.solutions" not in text and "solutions" not in text
+        for helper in ex.uses:
+            assert f"from {helper} import {helper}" in text
 
 
 # ---- the student's code inside the library ----------------------------------------------------

@@ -65,7 +65,7 @@ def col2im_assign(cols, input_size, kernel_size, stride=(1, 1), padding=(0, 0), 
     OH, OW = _out(H, KH, SH, PH, DH), _out(W, KW, SW, PW, DW)
     N, C = cols.shape[0], cols.shape[1] // (KH * KW)
     cols = cols.reshape(N, C, KH, KW, OH, OW)
-    x = np.zeros((N, C, H + 2 * PH, W + 2 * PW))
+    x = np.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=cols.dtype)
     for i in range(KH):
         for j in range(KW):
             x[:, :, i * DH:i * DH + SH * (OH - 1) + 1:SH, j * DW:j * DW + SW * (OW - 1) + 1:SW] = cols[:, :, i, j]
@@ -336,4 +336,72 @@ BUGS = {
     "dice_loss": [dice_loss_no_quotient_rule, dice_loss_per_image],
     "dice_iou": [dice_iou_absent_is_one, dice_iou_union_sum],
     "hausdorff_distance": [hd_one_direction, hd_pooled_percentile],
+}
+
+
+# ---- holes of the first grader (integer inputs only, no dtype or side-effect checks) -------------
+# Each passed the first edition's grader (checked with its code at commit f2e8f0c) and must
+# fail the second: the kind of problem the grader must name is given beside it.
+def im2col_int_buffer(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    cols = S.im2col(x.astype(np.int64), kernel_size, stride, padding, dilation)   # an integer buffer ...
+    return cols.astype(x.dtype)                                                    # ... cast back: 0.5 -> 0
+
+
+def col2im_float16_sums(cols, input_size, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    out = S.col2im(cols.astype(np.float16), input_size, kernel_size, stride, padding, dilation)
+    return out.astype(cols.dtype)                                                  # sums rounded to 3 digits
+
+
+def pool_float64_buffer(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1)):
+    y, idx = S.max_pool2d_with_indices(x.astype(np.float64), kernel_size, stride, padding, dilation)
+    return y, idx                                                                  # float32 in, float64 out
+
+
+def dice_iou_float32(pred, target, num_classes):
+    dice, iou = S.dice_iou(pred, target, num_classes)
+    return dice.astype(np.float32), iou.astype(np.float32)                         # the task says float64
+
+
+def pce_shifts_in_place(logits, target):
+    logits -= logits.max(axis=1, keepdims=True)                                    # changes the caller's logits
+    return S.pixel_cross_entropy(logits, target)
+
+
+def nails_returns_input(x, scale):
+    return x if scale == 1 else S.unpool_bed_of_nails(x, scale)                    # the caller's own array
+
+
+def im2col_view_for_1x1(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    N, C, H, W = x.shape
+    if tuple(kernel_size) == (1, 1) and tuple(stride) == (1, 1) and tuple(padding) == (0, 0):
+        return x.reshape(N, C, H * W)                                              # a view of x
+    return S.im2col(x, kernel_size, stride, padding, dilation)
+
+
+def hd_eight_neighbours(pred, target, percentile=100):
+    if not pred.any() and not target.any():
+        return float("nan")
+    if not pred.any() or not target.any():
+        return float("inf")
+
+    def boundary(mask):                  # a pixel with any of its 8 neighbours outside (the task says 4)
+        p = np.pad(mask, 1)
+        inner = np.ones_like(mask)
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                inner &= p[1 + di:1 + di + mask.shape[0], 1 + dj:1 + dj + mask.shape[1]]
+        return np.argwhere(mask & ~inner)
+    a, b = boundary(pred), boundary(target)
+    d = np.sqrt(((a[:, None] - b[None]) ** 2).sum(axis=2))
+    return float(max(np.percentile(d.min(axis=1), percentile), np.percentile(d.min(axis=0), percentile)))
+
+
+HOLES = {   # name -> [(bug, the kind of problem the grader reports)]
+    "im2col": [(im2col_int_buffer, "value"), (im2col_view_for_1x1, "aliased")],
+    "col2im": [(col2im_float16_sums, "value")],
+    "max_pool2d_with_indices": [(pool_float64_buffer, "dtype")],
+    "dice_iou": [(dice_iou_float32, "dtype")],
+    "pixel_cross_entropy": [(pce_shifts_in_place, "modified")],
+    "unpool_bed_of_nails": [(nails_returns_input, "aliased")],
+    "hausdorff_distance": [(hd_eight_neighbours, "value")],
 }

@@ -15,11 +15,12 @@ from minifcn import arith, metrics
 from minifcn import functional as F
 from minifcn.exercises import solutions as S
 from minifcn.exercises.catalogue import BY_NAME, EXERCISES
-from minifcn.exercises.grader import ERROR, FAIL, PASS, load_function, search
+from minifcn.exercises.grader import ERROR, FAIL, PASS, TOO_SLOW, USES_LIBRARY, load_function, search
 from minifcn.exercises.workbook import file_status, init_workbook, list_lines
 
 sys.path.insert(0, str(Path(__file__).parent))
-from exercise_bugs import BUGS  # noqa: E402
+from exercise_bugs import BUGS, HOLES  # noqa: E402
+from exercise_styles import STYLES  # noqa: E402
 
 
 # ---- the reference solutions against independent implementations ------------------------------
@@ -207,24 +208,33 @@ def test_broken_files_are_reported_and_the_others_still_graded(tmp_path, capsys)
     init_workbook(tmp_path, solutions=True)
     _plant(tmp_path, "one_hot", "np.arange(num_classes)", "np.arange(num_classes")        # syntax error
     _plant(tmp_path, "unpool_nearest", "    return x.repeat", "    while True:\n        pass\n    return x.repeat")
+    _plant(tmp_path, "im2col", "    N, C, H, W = x.shape", "    N, C, H, W = x.shape +")           # syntax error ...
+    _plant(tmp_path, "receptive_field", "    field, jump = 1, 1",                                 # prints, then sys.exit
+           "    print('my layers:', layers)\n    import sys\n    sys.exit(3)\n    field, jump = 1, 1")
+    _plant(tmp_path, "bilinear_kernel", "import numpy as np", "import numpy as np\nimport os\nos._exit(0)")
     _plant(tmp_path, "unpool_bed_of_nails", "    return out", "    return out[:, :, :-1]")  # wrong shape
-    _plant(tmp_path, "receptive_field", "    return field", "    return [field]")          # wrong type
+    _plant(tmp_path, "unpool_bed_of_nails", "    N, C, H, W = x.shape", "    N, C, H, W = x.shape\n    return [1]")
     _plant(tmp_path, "conv_output_size", "    effective =", "    raise KeyError(kind)\n    effective =")
     (tmp_path / "dice_iou.py").unlink()                                                     # missing
     names = ["one_hot", "unpool_nearest", "unpool_bed_of_nails", "receptive_field", "conv_output_size",
-             "dice_iou", "im2col"]
+             "dice_iou", "conv2d_forward", "bilinear_kernel", "max_unpool2d"]
     assert main(["exercises", "check", str(tmp_path), *names, "--examples", "40"]) == 1
     out = capsys.readouterr().out
-    assert main(["exercises", "check", str(tmp_path), "unpool_bed_of_nails", "im2col", "--json"]) == 1
+    assert main(["exercises", "check", str(tmp_path), "unpool_bed_of_nails", "max_unpool2d", "--json"]) == 1
     status = {r["name"]: r for r in json.loads(capsys.readouterr().out)["exercises"]}
-    assert status["im2col"]["status"] == PASS and status["unpool_bed_of_nails"]["status"] == FAIL
+    assert status["max_unpool2d"]["status"] == PASS and status["unpool_bed_of_nails"]["status"] == FAIL
     assert "syntax error in one_hot.py, line" in out
-    assert "ran longer than" in out and "endless loop" in out
-    assert "shape" in status["unpool_bed_of_nails"]["problem"]
-    assert "should be an int, got a list" in out
+    # an endless loop: stopped, and said so plainly (no hypothesis internals)
+    assert "TOO SLOW     unpool_nearest" in out and "did not return within" in out
+    assert "should be a NumPy array of shape" in status["unpool_bed_of_nails"]["problem"]
     assert "KeyError" in out
-    assert "NOT STARTED  dice_iou" in out and "PASS         im2col" in out
-    assert "score: 1/7 passed" in out
+    # the syntax error is reported in the file it is in, and the exercise that imports it says so
+    assert "syntax error in im2col.py, line" in out and "imported by conv2d_forward.py: fix im2col.py first" in out
+    assert "sys.exit(3)" in out and "your function printed:" in out and "| my layers: [" in out
+    assert "ended while importing bilinear_kernel.py" in out
+    assert "NOT STARTED  dice_iou" in out and "PASS         max_unpool2d" in out
+    assert "Flaky" not in out and "Traceback" not in out and "hypothesis/" not in out
+    assert "score: 1/9 passed" in out
 
 
 def test_init_never_overwrites_and_list_shows_the_state(tmp_path):
@@ -252,6 +262,12 @@ def test_workbook_files_are_jupytext_notebooks(tmp_path):
     fn = load_function(tmp_path / "im2col.py", "im2col")
     with pytest.raises(NotImplementedError):
         fn(np.zeros((1, 1, 2, 2)), (1, 1))
+    # the stubs name no reference: an exercise that builds on another imports the student's own
+    for ex in EXERCISES:
+        text = (tmp_path / f"{ex.name}.py").read_text()
+        assert "minifcn.exercises.solutions" not in text and "solutions" not in text
+        for helper in ex.uses:
+            assert f"from {helper} import {helper}" in text
 
 
 # ---- the student's code inside the library ----------------------------------------------------
@@ -294,3 +310,235 @@ def test_train_with_exercises_trains_and_refuses_failing_pieces(tmp_path):
     init_workbook(tmp_path / "sol", solutions=True)
     history = train_with_student_ops(cfg, tmp_path / "sol", progress=False, log=lambda s: None)
     assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+# ---- the second edition's grader: holes of the first one, false alarms, integrity ---------------
+@pytest.mark.parametrize("name,bug,kind", [(n, b, k) for n, bugs in HOLES.items() for b, k in bugs],
+                         ids=[b.__name__ for bugs in HOLES.values() for b, _ in bugs])
+def test_holes_of_the_first_grader_are_caught_and_named(name, bug, kind):
+    """Integer/float16 buffers, wrong dtypes, in-place changes and views passed the first grader."""
+    t0 = time.perf_counter()
+    result = search(BY_NAME[name], bug)
+    assert time.perf_counter() - t0 < 10
+    assert result["status"] == FAIL and result["kind"] == kind, result
+    words = {"value": "expected", "dtype": "dtype", "modified": "changed its argument", "aliased": "shares memory"}
+    assert words[kind] in result["problem"]
+
+
+@pytest.mark.parametrize("name,fn", [(n, f) for n, fs in STYLES.items() for f in fs]
+                         + [(e.name, e.reference) for e in EXERCISES],
+                         ids=[f.__name__ for fs in STYLES.values() for f in fs] + [e.name for e in EXERCISES])
+def test_correct_solutions_in_every_style_pass(name, fn):
+    """Loops, einsum, as_strided, np.add.at, lazy SciPy imports: a false alarm is as bad as a miss."""
+    result = search(BY_NAME[name], fn)
+    assert result["status"] == PASS, result.get("problem") or result.get("message")
+
+
+def test_slow_but_correct_is_reported_as_slow_with_its_time():
+    def slow_one_hot(labels, num_classes):
+        t = time.process_time()
+        while time.process_time() - t < 0.06:
+            pass
+        return S.one_hot(labels, num_classes)
+    result = search(BY_NAME["one_hot"], slow_one_hot, call_limit=0.03)
+    assert result["status"] == TOO_SLOW
+    assert "per call" in result["message"] and "the limit is 0.03 s per call" in result["message"]
+    assert "endless" not in result["message"]
+
+
+def _cheat_workbook(folder):
+    init_workbook(folder, solutions=True)
+    (folder / "im2col.py").write_text("from minifcn.exercises.solutions import im2col  # noqa\n")
+    (folder / "col2im.py").write_text(
+        "import numpy as np\nfrom minifcn.functional.im2col import col2im as _c\n\n\n"
+        "def col2im(cols, input_size, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):\n"
+        "    N, CKK, L = cols.shape\n"
+        "    return _c(cols, (N, CKK // (kernel_size[0] * kernel_size[1])) + tuple(input_size), kernel_size,\n"
+        "              stride, ((padding[0],) * 2, (padding[1],) * 2), dilation)\n")
+    (folder / "hausdorff_distance.py").write_text(
+        "import importlib\n\n\ndef hausdorff_distance(pred, target, percentile=100):\n"
+        "    metrics = importlib.import_module('minifcn.' + 'metrics')\n"
+        "    return metrics.hausdorff_distance(pred, target, percentile=percentile)\n")
+
+
+def test_solutions_that_use_the_library_are_reported_and_refused(tmp_path, capsys):
+    from minifcn.cli import main
+    from minifcn.exercises.swap import StudentPiecesFail, train_with_student_ops
+    from minifcn.train import TrainConfig
+    _cheat_workbook(tmp_path / "wb")
+    names = ["im2col", "col2im", "hausdorff_distance", "max_unpool2d"]
+    assert main(["exercises", "check", str(tmp_path / "wb"), *names, "--json", "--examples", "20"]) == 1
+    status = {r["name"]: r for r in json.loads(capsys.readouterr().out)["exercises"]}
+    assert {n: status[n]["status"] for n in names} == {"im2col": USES_LIBRARY, "col2im": USES_LIBRARY,
+                                                      "hausdorff_distance": USES_LIBRARY, "max_unpool2d": PASS}
+    assert "im2col.py, line 1: from minifcn.exercises.solutions import im2col" in status["im2col"]["message"]
+    assert "minifcn.metrics" in status["hausdorff_distance"]["message"]      # found at run time
+    assert main(["exercises", "check", str(tmp_path / "wb"), "im2col", "--examples", "5"]) == 1
+    assert "USES LIBRARY im2col" in capsys.readouterr().out
+    cfg = TrainConfig(samples=8, image_size=16, epochs=1, batch_size=4, base_channels=4, depth=2,
+                      out=str(tmp_path / "run"))
+    with pytest.raises(StudentPiecesFail, match=r"im2col \(USES LIBRARY\), col2im \(USES LIBRARY\)"):
+        train_with_student_ops(cfg, tmp_path / "wb", progress=False, log=lambda s: None)
+    assert not (tmp_path / "run").exists()
+
+
+_TAMPER = """
+import numpy as np
+np.allclose = lambda *a, **k: True
+np.isclose = lambda a, b, *r, **k: np.ones(np.broadcast(a, b).shape, bool)
+np.array_equal = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+try:
+    import hypothesis
+    hypothesis.find = lambda *a, **k: None
+except ImportError:
+    pass
+"""
+_TAMPER_GRADER = """
+import importlib
+grader = importlib.import_module("minifcn.exercises." + "grader")
+grader.compare = lambda *a, **k: None
+grader.check_answer = lambda *a, **k: None
+grader.judge = lambda *a, **k: None
+importlib.import_module("minifcn.exercises.solutions").dice_iou = lambda p, t, k: dice_iou(p, t, k)
+"""
+
+
+def test_a_workbook_that_patches_the_grader_still_gets_its_true_verdict(tmp_path, capsys):
+    from minifcn.cli import main
+    init_workbook(tmp_path, solutions=True)
+    _plant(tmp_path, "dice_iou", "iou[k] = inter / (total - inter)", "iou[k] = inter / total")    # wrong
+    _plant(tmp_path, "dice_iou", "import numpy as np\n", _TAMPER)
+    _plant(tmp_path, "dice_loss", "import numpy as np\n", _TAMPER)                               # right
+    _plant(tmp_path, "conv_matrix", "C[oh * OW + ow, h * W + w] += weight[i, j]",
+           "C[oh * OW + ow, h * W + w] += weight[KH - 1 - i, KW - 1 - j]")                  # wrong: flipped
+    (tmp_path / "conv_matrix.py").write_text((tmp_path / "conv_matrix.py").read_text() + _TAMPER_GRADER
+                                             .replace("dice_iou", "conv_matrix"))
+    assert main(["exercises", "check", str(tmp_path), "dice_iou", "dice_loss", "conv_matrix", "--json",
+                 "--examples", "40"]) == 1
+    status = {r["name"]: r for r in json.loads(capsys.readouterr().out)["exercises"]}
+    assert status["dice_iou"]["status"] == FAIL and "iou differs" in status["dice_iou"]["problem"]
+    assert status["dice_loss"]["status"] == PASS
+    assert status["conv_matrix"]["status"] == USES_LIBRARY
+    assert status["conv_matrix"]["verdict_without_library"] == FAIL
+
+
+def test_gradescope_results_follow_the_documented_format(tmp_path, capsys):
+    """Gradescope's autograder specification: top-level score (or per-test scores), tests with
+    name/score/max_score/status/output/visibility; visibility in visible|hidden|after_due_date|after_published."""
+    from minifcn.cli import main
+    init_workbook(tmp_path, solutions=True)
+    _plant(tmp_path, "one_hot", "np.arange(num_classes)", "np.arange(num_classes + 1)")
+    assert main(["exercises", "check", str(tmp_path), "one_hot", "unpool_nearest", "--format", "gradescope",
+                 "--examples", "10"]) == 1
+    res = json.loads(capsys.readouterr().out)
+    visibilities = {"visible", "hidden", "after_due_date", "after_published"}
+    allowed_top = {"score", "execution_time", "output", "output_format", "visibility", "stdout_visibility",
+                   "extra_data", "tests", "leaderboard"}
+    allowed_test = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format",
+                    "tags", "visibility", "extra_data"}
+    assert set(res) <= allowed_top and isinstance(res["tests"], list)
+    assert res["visibility"] in visibilities and res["stdout_visibility"] in visibilities
+    for t in res["tests"]:
+        assert set(t) <= allowed_test
+        assert isinstance(t["name"], str) and isinstance(t["output"], str)
+        assert isinstance(t["score"], (int, float)) and isinstance(t["max_score"], (int, float))
+        assert 0 <= t["score"] <= t["max_score"] and t["status"] in ("passed", "failed")
+        assert t["visibility"] in visibilities
+    assert res["score"] == sum(t["score"] for t in res["tests"]) == 1.0
+    one_hot = next(t for t in res["tests"] if t["name"].startswith("one_hot"))
+    assert one_hot["status"] == "failed" and "one_hot" in one_hot["output"] and "smallest input" in one_hot["output"]
+
+
+def test_class_csv_has_a_row_per_workbook(tmp_path, capsys):
+    import csv
+    import io
+    from minifcn.cli import main
+    init_workbook(tmp_path / "ann")
+    assert main(["exercises", "class", str(tmp_path / "ann"), "--examples", "5"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0][0] == "workbook" and rows[0][-2:] == ["passed", "total"]
+    assert rows[1][0] == "ann" and set(rows[1][1:-2]) == {"NOT STARTED"} and rows[1][-2:] == ["0", str(len(EXERCISES))]
+
+
+def test_the_check_cell_of_a_notebook_grades_the_kernel_s_function(tmp_path):
+    jupytext = pytest.importorskip("jupytext")
+    nbclient = pytest.importorskip("nbclient")
+    init_workbook(tmp_path)            # the file on disk stays a stub: NOT STARTED if it were graded
+    nb = jupytext.read(tmp_path / "unpool_nearest.py")
+    cell = next(c for c in nb.cells if "def unpool_nearest(" in c.source)
+    cell.source = ("import numpy as np\n\nSCALE_AXES = (2, 3)\n\n\ndef _rep(a, s, axis):\n    return a.repeat(s, axis=axis)\n\n\n"
+                   "def unpool_nearest(x, scale):\n    return _rep(_rep(x, scale, SCALE_AXES[0]), scale, SCALE_AXES[1])\n")
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "PASS         unpool_nearest" in out, out
+    # a wrong one in the kernel: FAIL with the same report as 'minifcn exercises check'
+    cell.source = cell.source.replace("SCALE_AXES = (2, 3)", "SCALE_AXES = (3, 2)").replace(
+        "return _rep(_rep(x", "return np.tile(x, (1, 1, scale, scale)) if x.shape[2] > 1 else _rep(_rep(x")
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "FAIL         unpool_nearest" in out and "smallest input found" in out, out
+
+
+@pytest.mark.parametrize("name,bug,shown,hidden", [
+    ("col2im", "col2im_assign", "use `+=`", "Fold into a zero-padded"),
+    ("col2im", "col2im_keeps_padding_origin", "Fold into a zero-padded", "use `+=`"),
+    ("pixel_cross_entropy", "pce_no_max", "subtract the maximum", "The gradient is"),
+    ("pixel_cross_entropy", "pce_sum_grad", "The gradient is", "subtract the maximum"),
+    ("max_pool2d_with_indices", "pool_last_max", "strictly larger", "The index is in the input plane")])
+def test_hints_follow_what_the_counterexample_shows(name, bug, shown, hidden):
+    from minifcn.exercises.grader import format_details
+    import exercise_bugs
+    text = format_details(search(BY_NAME[name], getattr(exercise_bugs, bug)))
+    assert shown in text and hidden not in text, text
+
+
+def test_a_function_that_answers_differently_each_time_gets_a_plain_message():
+    rng = np.random.default_rng(0)
+
+    def moody(labels, num_classes):
+        out = S.one_hot(labels, num_classes)
+        return out if rng.random() < 0.7 else out + 1
+    result = search(BY_NAME["one_hot"], moody)
+    assert result["status"] in (FAIL, ERROR)
+    text = json.dumps({k: str(v) for k, v in result.items()})
+    assert "Flaky" not in text and "Traceback" not in text
+
+
+def test_an_exercise_may_declare_arguments_it_updates_in_place():
+    """``modifies``: the argument's state after the call is compared as one more output (batch-norm's
+    running statistics); the other arguments must still stay unchanged."""
+    import dataclasses
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+    from minifcn.exercises.catalogue import Exercise
+
+    def expected(case):
+        x, running = case["x"], case["running"].copy()
+        running += 0.1 * (x.mean(axis=0) - running)
+        return x - x.mean(axis=0), running
+    cases = st.builds(lambda x, r: {"x": x, "running": r},      # in signature order (fixed_dictionaries may not be)
+                      hnp.arrays(np.float64, (3, 2), elements=st.sampled_from([0.5, 1.0, -2.25])),
+                      hnp.arrays(np.float64, (2,), elements=st.sampled_from([0.0, 1.5])))
+    toy = Exercise("toy", 1, "toy", ("hint",), lambda: cases, outputs=("y",), expected=expected,
+                   modifies=("running",), dtypes=("float64", "float64"))
+
+    def right(x, running):
+        running += 0.1 * (x.mean(axis=0) - running)
+        return x - x.mean(axis=0)
+
+    def forgets(x, running):
+        return x - x.mean(axis=0)
+
+    def centres_x_in_place(x, running):
+        running += 0.1 * (x.mean(axis=0) - running)
+        x -= x.mean(axis=0)
+        return x.copy()
+    assert search(toy, right)["status"] == PASS
+    result = search(toy, forgets)
+    assert result["status"] == FAIL and result["where"] == "running (after the call)"
+    result = search(toy, centres_x_in_place)
+    assert result["status"] == FAIL and result["kind"] == "modified" and "`x`" in result["problem"]
+    assert dataclasses.fields(toy)       # the entry format: positional name, lesson, task, hints, cases

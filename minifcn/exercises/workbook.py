@@ -29,8 +29,7 @@ def render(ex: Exercise, solution: bool = False) -> str:
     body = ex.solution_source() if solution else ex.stub_source()
     imports = ex.imports
     for helper in ex.uses:
-        imports += (f"\nfrom minifcn.exercises.solutions import {helper}  "
-                    f"# the reference; 'from {helper} import {helper}' uses yours")
+        imports += f"\nfrom {helper} import {helper}  # your own {helper}, from {helper}.py in this folder"
     hints = "\n".join(_comment(textwrap.fill(h, 90, initial_indent="- ", subsequent_indent="  ")) for h in ex.hints)
     return f"""# %% [markdown]
 # # Exercise `{ex.name}` (lesson {ex.lesson})
@@ -39,6 +38,10 @@ def render(ex: Exercise, solution: bool = False) -> str:
 #
 # Write the function below. The grader tries small inputs (chosen by hypothesis) and, if your
 # answer is wrong on one, shows the smallest such input, the expected and your output.
+# Leave the arguments unchanged and return new arrays (not views of the arguments), with the
+# dtype the task states. Each call may take {ex.call_limit_s:g} s of CPU time (the first call, which
+# may import SciPy, is not timed). Use NumPy, SciPy and your own earlier exercises, not
+# minifcn's versions of the piece (that is graded USES LIBRARY).
 #
 # <details><summary>Hints</summary>
 #
@@ -56,9 +59,9 @@ def render(ex: Exercise, solution: bool = False) -> str:
 # Check this exercise (or all of them: `minifcn exercises check .` in this folder).
 
 # %%
-if __name__ == "__main__":
+if __name__ == "__main__":      # in a notebook: grades the {ex.name} defined in this kernel
     from minifcn.exercises import check_here
-    check_here("{ex.name}", globals().get("__file__"))
+    check_here("{ex.name}", globals())
 """
 
 

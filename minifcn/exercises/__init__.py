@@ -8,7 +8,7 @@
 The catalogue (``catalogue.EXERCISES``) lists each exercise with its lesson, task, hints and
 the inputs its grader draws; ``solutions`` holds readable reference solutions; ``grader``
 finds and prints the smallest input on which a student's function is wrong; ``swap`` puts
-the student's im2col, col2im and max pooling into a model (``student_ops``).
+the student's pieces into a model, its loss and its Adam (``student_ops``, ``train_with_student_ops``).
 
 Names are imported on first use, so ``import minifcn.exercises`` stays cheap (hypothesis
 is only loaded when something is graded).

@@ -521,3 +521,33 @@ def test_train_exercises_refuses_a_failing_new_piece_and_keeps_stubs_library(tmp
     assert not (tmp_path / "run").exists()
     lines = swap.describe({n: None for n in swap.REQUIRED})
     assert sum(line.startswith("  library") for line in lines) == len(swap.OPERATIONS) - 1
+
+
+def test_student_loss_and_adam_on_a_device_give_the_library_values(device):
+    """The student's functions run on host arrays: on a GPU (or the strict stand-in) the loss, its
+    gradient and the Adam step come back on the device, equal to the library's."""
+    from minifcn import backend
+    from minifcn.exercises.swap import StudentAdam, student_segmentation_loss
+    from minifcn.train import segmentation_loss
+    ops = {"pixel_cross_entropy": S.pixel_cross_entropy, "softmax_dice_loss": S.softmax_dice_loss}
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((2, 3, 4, 4))
+    target = backend.to_device(rng.integers(0, 3, (2, 4, 4)), device)
+    values = []
+    for loss_fn in (segmentation_loss, student_segmentation_loss(ops, segmentation_loss)):
+        z = _t(logits, True).to(device)
+        z.requires_grad = True
+        loss = loss_fn("ce+dice", z, target)
+        loss.backward()
+        assert backend.device_of(z.grad) == device
+        values.append((float(loss.item()), backend.to_numpy(z.grad)))
+    assert values[1][0] == pytest.approx(values[0][0], rel=1e-12)
+    np.testing.assert_allclose(values[1][1], values[0][1], rtol=1e-9, atol=1e-12)
+    p = _t(rng.standard_normal(5), True).to(device)
+    p.requires_grad = True
+    opt = StudentAdam([p], lr=0.1, adam_step=S.adam_step)
+    p.grad = backend.to_device(np.ones(5), device)
+    before = p.numpy().copy()
+    opt.step()
+    np.testing.assert_allclose(p.numpy(), before - 0.1, atol=1e-8)    # step 1: m̂/(√v̂ + eps) = 1/(1 + eps)
+    assert backend.device_of(p.data) == device

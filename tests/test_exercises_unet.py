@@ -551,3 +551,15 @@ def test_student_loss_and_adam_on_a_device_give_the_library_values(device):
     opt.step()
     np.testing.assert_allclose(p.numpy(), before - 0.1, atol=1e-8)    # step 1: m̂/(√v̂ + eps) = 1/(1 + eps)
     assert backend.device_of(p.data) == device
+
+
+def test_workbook_markdown_has_no_accidental_list_items(tmp_path):
+    """A wrapped task line that starts with '- ' or '+ ' would render as a list item in the notebook."""
+    import re
+    init_workbook(tmp_path)
+    for ex in EXERCISES:
+        text = (tmp_path / f"{ex.name}.py").read_text()
+        task = text.split("<details>")[0]
+        hints = text.split("<details>")[1].split("</details>")[0]
+        assert not re.search(r"^# [-+*] ", task, re.M), ex.name
+        assert not re.search(r"^#\s{2,}[-+*] ", hints, re.M), ex.name

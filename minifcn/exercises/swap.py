@@ -517,7 +517,7 @@ class _OptimWithStudentAdam:
 
 def describe(ops: dict, counts: dict | None = None, loss: str = "ce+dice", weight_map: bool = False) -> list[str]:
     """The table ``train --exercises`` prints: each operation, and whether it is the student's."""
-    lines = ["the network's operations (yours: from your workbook; library: minifcn's own):"]
+    lines = ["the network's operations (yours: from your workbook; library: minifcn's own; partly: both):"]
     for label, names, otherwise in OPERATIONS:
         if (label == "cross-entropy loss" and loss == "dice") or (label == "Dice loss" and loss == "ce"):
             continue
@@ -530,7 +530,8 @@ def describe(ops: dict, counts: dict | None = None, loss: str = "ce+dice", weigh
             lines.append(f"  yours    {label:<26} {', '.join(names)}{note}")
         else:
             missing = [n for n in names if n not in ops]
-            lines.append(f"  library  {label:<26} {otherwise} (not written yet: {', '.join(missing)})")
+            who = "partly " if otherwise.startswith("your") else "library"     # your im2col/col2im inside
+            lines.append(f"  {who}  {label:<26} {otherwise} (not written yet: {', '.join(missing)})")
     if counts is not None:
         lines.append(f"  in this model: {counts['conv']} convolutions, {counts['conv_transpose']} transposed "
                      f"convolutions, {counts['batch_norm']} batch norms swapped; max pooling and ReLU calls "

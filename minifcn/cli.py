@@ -65,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--device cuda: let float32 matrix products use TF32 tensor cores, faster and about "
                         "1e-3 relative error (default: off, exact float32)")
     t.add_argument("--exercises", default=None, metavar="DIR",
-                   help="run the network on your own im2col, col2im and max pooling from this workbook "
-                        "(they must pass 'minifcn exercises check'; default: the library's own)")
+                   help="run the network, its loss and its Adam step on your own pieces from this workbook: "
+                        "im2col, col2im and max pooling always, each other piece once written (each must pass "
+                        "'minifcn exercises check'; the table printed says which are yours; default: the library's own)")
     t.add_argument("--no-weight-map", dest="weight_map", action="store_false",
                    help="--data cells: plain cross-entropy instead of U-Net's border weight map (default: the weight map)")
     t.add_argument("--w0", type=float, default=None, help="--data cells: border weight w0 (default: 10)")

@@ -10,7 +10,8 @@ The catalogue (``catalogue.EXERCISES``) lists each exercise with its lesson, tas
 the inputs its grader draws; ``solutions`` holds readable reference solutions; ``grader``
 finds and prints the smallest input on which a student's function is wrong (the student's
 code runs only in a child process, ``_child``, that sends back its results); ``swap`` puts
-the student's im2col, col2im and max pooling into a model (``student_ops``).
+the student's pieces into a model, its loss and its Adam (``student_ops``,
+``train_with_student_ops``).
 
 Names are imported on first use, so ``import minifcn.exercises`` stays cheap (hypothesis
 is only loaded when something is graded).

@@ -601,4 +601,8 @@ EXERCISES: tuple[Exercise, ...] = (
                    "target": np.array([[1, 0, 0], [0, 0, 0], [0, 0, 1]], bool), "percentile": 100},)),
 )
 
+# the U-Net's remaining pieces (batch norm, ReLU, skip concatenation, ...): catalogue_unet.py
+from .catalogue_unet import exercises as _unet_exercises  # noqa: E402
+EXERCISES = tuple(sorted(EXERCISES + _unet_exercises(), key=lambda e: e.lesson))
+
 BY_NAME: dict[str, Exercise] = {e.name: e for e in EXERCISES}

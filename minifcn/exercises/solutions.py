@@ -256,3 +256,136 @@ def hausdorff_distance(pred, target, percentile=100):
     a, b = boundary(pred), boundary(target)
     dist = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2))   # (Ma, Mb) all pairs
     return float(max(np.percentile(dist.min(axis=1), percentile), np.percentile(dist.min(axis=0), percentile)))
+
+
+# =============================================================================================
+# The U-Net's remaining pieces (issue 24; their exercises are in catalogue_unet.py). With
+# these and the pieces above, ``minifcn train --exercises DIR`` runs every operation of the
+# default U-Net, its loss and its Adam step on the student's code. None of them modifies
+# its inputs: each returns new arrays.
+# =============================================================================================
+
+# ---- lesson 6: the transposed convolution's gradients -----------------------------------------
+def conv_transpose2d_backward(dy, x, weight, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
+                              dilation=(1, 1)):
+    """Gradients (dx, dweight, dbias) of y = conv_transpose2d(x, weight) + bias, given dy = dL/dy.
+
+    A transposed convolution scatters each input value into a window; its gradient gathers
+    the window back: with cols = im2col(dy) (one column per input pixel),
+    dx = weight.reshape(C_in, -1) @ cols and dweight = Σ_n x_n @ cols_nᵀ.
+    """
+    N, C_in, H, W = x.shape
+    _, C_out, KH, KW = weight.shape
+    cols = im2col(dy, (KH, KW), stride, padding, dilation)          # (N, C_out·KH·KW, H·W)
+    dx = (weight.reshape(C_in, C_out * KH * KW) @ cols).reshape(N, C_in, H, W)
+    dweight = (x.reshape(N, C_in, H * W) @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape)
+    dbias = dy.sum(axis=(0, 2, 3))
+    return dx, dweight, dbias
+
+
+# ---- lesson 8: losses ---------------------------------------------------------------------------
+def softmax_dice_loss(logits, target):
+    """Soft Dice loss of p = softmax(logits) over axis 1, and its gradient with respect to the logits.
+
+    The chain rule through softmax: dL/dz = p ⊙ (dL/dp - Σ_k p_k dL/dp_k) (the sum over classes).
+    """
+    shifted = logits - logits.max(axis=1, keepdims=True)           # exp never overflows
+    e = np.exp(shifted)
+    p = e / e.sum(axis=1, keepdims=True)
+    loss, dp = dice_loss(p, target)
+    dlogits = p * (dp - (p * dp).sum(axis=1, keepdims=True))
+    return loss, dlogits
+
+
+# ---- lesson 10: the U-Net's building blocks and its optimiser -----------------------------------
+def relu(x):
+    """max(x, 0), elementwise, in x's dtype."""
+    return np.maximum(x, 0).astype(x.dtype, copy=False)
+
+
+def relu_backward(dy, x):
+    """dL/dx of relu: dy where x > 0, else 0 (at x == 0 too, as PyTorch)."""
+    return np.where(x > 0, dy, 0).astype(dy.dtype, copy=False)
+
+
+def crop_and_concat(skip, x):
+    """U-Net's skip: the centre of ``skip`` cropped to x's H×W, then [crop, x] along the channels."""
+    H, W = x.shape[2:]
+    top, left = (skip.shape[2] - H) // 2, (skip.shape[3] - W) // 2
+    return np.concatenate([skip[:, :, top:top + H, left:left + W], x], axis=1)
+
+
+def crop_and_concat_backward(dy, skip_shape):
+    """(dskip, dx) of crop_and_concat: the first C_skip channels of dy go back into the crop window."""
+    N, C_skip, H_skip, W_skip = skip_shape
+    H, W = dy.shape[2:]
+    top, left = (H_skip - H) // 2, (W_skip - W) // 2
+    dskip = np.zeros((N, C_skip, H_skip, W_skip), dtype=dy.dtype)   # the cropped-off border got no gradient
+    dskip[:, :, top:top + H, left:left + W] = dy[:, :C_skip]
+    return dskip, dy[:, C_skip:].copy()
+
+
+def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    """Batch norm of (N, C, H, W) per channel; returns (y, new running_mean, new running_var).
+
+    training: normalise with this batch's mean and biased variance over (N, H, W), and move
+    the running estimates: running ← (1 - momentum)·running + momentum·batch statistic, with
+    the *unbiased* variance m/(m - 1)·σ² (m = N·H·W), as PyTorch. Otherwise normalise with
+    the running estimates and return them unchanged.
+    """
+    C = x.shape[1]
+    shape = (1, C, 1, 1)                                          # broadcasts over N, H, W
+    if training:
+        m = x.size // C
+        mean = x.mean(axis=(0, 2, 3))
+        var = ((x - mean.reshape(shape)) ** 2).mean(axis=(0, 2, 3))    # biased: divides by m
+        new_mean = (1 - momentum) * running_mean + momentum * mean
+        new_var = (1 - momentum) * running_var + momentum * var * m / (m - 1)
+    else:
+        mean, var = running_mean, running_var
+        new_mean, new_var = running_mean.copy(), running_var.copy()
+    x_hat = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
+    y = gamma.reshape(shape) * x_hat + beta.reshape(shape)
+    return (y.astype(x.dtype, copy=False), new_mean.astype(running_mean.dtype, copy=False),
+            new_var.astype(running_var.dtype, copy=False))
+
+
+def batch_norm_backward(dy, x, gamma, running_mean, running_var, training, eps=1e-5):
+    """Gradients (dx, dgamma, dbeta) of batch_norm_forward's y, given dy = dL/dy.
+
+    With batch statistics every x̂ depends on the whole channel: with g = γ·dy,
+    dx = (g - mean(g) - x̂·mean(g·x̂)) / √(σ² + ε) (means over N, H, W). With running
+    statistics (evaluation) μ and σ² are constants: dx = g / √(σ²_run + ε).
+    """
+    C = x.shape[1]
+    shape = (1, C, 1, 1)
+    axes = (0, 2, 3)
+    if training:
+        mean = x.mean(axis=axes)
+        var = ((x - mean.reshape(shape)) ** 2).mean(axis=axes)
+    else:
+        mean, var = running_mean, running_var
+    inv_std = 1 / np.sqrt(var.reshape(shape) + eps)
+    x_hat = (x - mean.reshape(shape)) * inv_std
+    g = dy * gamma.reshape(shape)
+    if training:
+        dx = (g - g.mean(axis=axes, keepdims=True) - x_hat * (g * x_hat).mean(axis=axes, keepdims=True)) * inv_std
+    else:
+        dx = g * inv_std
+    return dx, (dy * x_hat).sum(axis=axes), dy.sum(axis=axes)
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    """One Adam update (PyTorch's ``torch.optim.Adam``); returns (new param, new exp_avg, new exp_avg_sq).
+
+    g = grad + weight_decay·param (L2 in the gradient, not AdamW's decoupled decay);
+    m = β₁·exp_avg + (1 - β₁)·g;  v = β₂·exp_avg_sq + (1 - β₂)·g²;
+    param - lr · (m / (1 - β₁^step)) / (√(v / (1 - β₂^step)) + eps), step counted from 1.
+    """
+    beta1, beta2 = betas
+    g = grad + weight_decay * param
+    m = beta1 * exp_avg + (1 - beta1) * g
+    v = beta2 * exp_avg_sq + (1 - beta2) * g * g
+    m_hat = m / (1 - beta1 ** step)                  # bias correction: m and v start at 0
+    v_hat = v / (1 - beta2 ** step)
+    return param - lr * m_hat / (np.sqrt(v_hat) + eps), m, v

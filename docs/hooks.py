@@ -22,6 +22,7 @@ building, a missing MathJax, or a command that fails is a warning, so
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import html
 import io
@@ -133,6 +134,8 @@ def lesson_notebook(path: Path, folder: Path) -> Path:
         except Exception as e:  # the page still shows the code, without the outputs of changed cells
             log.warning("lessons/%s: failed while building: %s", path.name, str(e)[-2000:])
     nb = mk.notebook_with_outputs(path, record or {"cells": []}, figures_dir)
+    for n, cell in enumerate(nb.cells, 1):   # Jupytext gives random ids: the same tree builds the same site
+        cell.id = f"cell-{n}"
     target = folder / "lessons" / f"{path.stem}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(target))
@@ -140,7 +143,9 @@ def lesson_notebook(path: Path, folder: Path) -> Path:
 
 
 # ---- MathJax from the site itself --------------------------------------------------------------
-MATHJAX_PARTS = ("tex-mml-chtml.js", "input/", "output/chtml", "ui/", "a11y/", "adaptors/")
+MATHJAX_PARTS = ("tex-mml-chtml.js", "input/", "output/chtml", "ui/", "a11y/", "adaptors/",
+                 # the Accessibility menu's explorer (speech rule engine) fetches these maps
+                 "sre/mathmaps/base.json", "sre/mathmaps/en.json", "sre/mathmaps/nemeth.json")
 
 
 def mathjax_files(config) -> list[File]:
@@ -258,19 +263,69 @@ def on_page_markdown(markdown, page, config, files):
     return CLI_MARKER.sub(expand_cli, MARKER.sub(expand, markdown))
 
 
+FIGURE_IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([\w.-]+\.png)"\s*/?>')
+HEADING = re.compile(r'<h([1-6]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
+
+
+def figure_links(content: str, stem: str, page_url: str, site_dir: str) -> str:
+    """Each figure of a lesson page: a file beside the page (lessons/<stem>/NAME.png), shown from
+    there and linked to itself, so a click opens it at full size (from disk too)."""
+    def link(m: re.Match) -> str:
+        data, name = m.group(1), m.group(2)
+        target = Path(site_dir) / "lessons" / stem / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(base64.b64decode(data))
+        url = html.escape(get_relative_url(f"lessons/{stem}/{name}", page_url))
+        return (f'<a class="lesson-figure" href="{url}" title="{html.escape(name)}: open at full size">'
+                f'<img src="{url}" alt="{html.escape(name)}"></a>')
+    return FIGURE_IMG.sub(link, content)
+
+
+def toc_from_headings(content: str):
+    """The page's table of contents, from the headings (and ids) it really has.
+
+    mkdocs-jupyter builds a lesson's TOC from a Markdown conversion of the notebook, whose
+    ids differ from the page's for a heading that is all code (``padding="same"``: an
+    empty entry pointing at ``#_1``)."""
+    from mkdocs.structure.toc import get_toc
+    root: list[dict] = []
+    stack: list[dict] = []
+    for level, anchor, inner in HEADING.findall(content):
+        name = html.unescape(re.sub(r"<[^>]+>", "", re.sub(r'<a class="anchor-link".*?</a>', "", inner, flags=re.S)))
+        token = {"level": int(level), "id": anchor, "name": " ".join(name.split()).rstrip("¶ "), "children": []}
+        while stack and stack[-1]["level"] >= token["level"]:
+            stack.pop()
+        (stack[-1]["children"] if stack else root).append(token)
+        stack.append(token)
+    return get_toc(root)
+
+
+@event_priority(-100)   # after mkdocs-jupyter has rendered the notebook and set its TOC
 def on_page_content(content, page, config, files):
-    """Lesson pages: download links under the title (each figure is under the cell that draws it)."""
+    """Lesson pages: download links under the title, figures linked to their full size, the TOC."""
     src = page.file.src_uri
     if not (src.startswith("lessons/") and src.endswith(".py")):
         return content
     name = src.split("/", 1)[1]
-    top = (f'<p><a href="{html.escape(name)}" download>Download {html.escape(name)}</a> '
-           f"&middot; run it with <code>python lessons/{html.escape(name)}</code>, or open it as a "
-           f'<a href="{get_relative_url("installation/", page.url)}#lessons-as-notebooks">notebook</a> '
-           f'(<a href="{html.escape(Path(name).stem)}.ipynb" download>with its outputs</a>).</p>')
-    cut = content.find("</h1>")                      # the link goes under the lesson's title
+    stem = Path(name).stem
+    install = files.get_file_from_path("installation.md")
+    notebooks = (get_relative_url(install.url, page.url) + "#lessons-as-notebooks") if install else None
+    here = page.url
+    beside = Path(page.file.dest_uri).parent.as_posix()   # where on_post_page (the .py) and mkdocs-jupyter
+    notebook = get_relative_url(f"{beside}/{stem}.ipynb", here)   # (include_source: the .ipynb) put them
+    script = get_relative_url(f"{beside}/{name}", here)
+    top = (f'<p class="lesson-downloads">'
+           f'<a href="{html.escape(notebook)}" download>Download notebook</a> '
+           f'(<code>{html.escape(stem)}.ipynb</code>, with the outputs shown here) &middot; '
+           f'<a href="{html.escape(script)}" download>Download script</a> '
+           f"(<code>{html.escape(name)}</code>) &middot; or all lessons at once: "
+           f"<code>minifcn lessons init DIR --notebooks</code>"
+           + (f' (<a href="{html.escape(notebooks)}">how</a>)' if notebooks else "") + ".</p>")
+    cut = content.find("</h1>")                      # the links go under the lesson's title
     cut = cut + len("</h1>") if cut >= 0 else 0
-    return content[:cut] + top + content[cut:]
+    content = figure_links(content[:cut] + top + content[cut:], stem, page.url, config.site_dir)
+    page.toc = toc_from_headings(content)
+    return content
 
 
 def on_post_page(output, page, config):

@@ -327,17 +327,19 @@ PAGE_JS = r"""
   const codePres = [...root.querySelectorAll('pre')].filter(p => !p.closest('.jp-OutputArea'));
   for (const pre of codePres) {
     const inCell = !!pre.closest('.jp-CodeCell .jp-InputArea, .jp-CodeCell .jp-Cell-inputArea');
-    let box = pre, clipper = null;
+    let clipper = null;
     for (let el = pre; el && el !== document.body; el = el.parentElement) {
       if (clips(el)) { clipper = el; break; }
     }
-    if (!clipper) continue;
+    if (!clipper || clipper.scrollWidth <= clipper.clientWidth + 1) continue;   // nothing sticks out
     const visible = clipper.getBoundingClientRect();
     const needsScroll = scrolls(clipper);
     if (needsScroll && !inCell) continue;               // a Markdown code block: scrolling is fine there
     let n = 0;
     for (const line of lines(pre)) {
-      const rects = [...line.range.getClientRects()];
+      const trail = line.text.length - line.text.trimEnd().length;   // trailing blanks may hang past the edge
+      if (trail && line.range.endOffset >= trail) line.range.setEnd(line.range.endContainer, line.range.endOffset - trail);
+      const rects = [...line.range.getClientRects()].filter(r => r.width > 0);
       const right = Math.max(...rects.map(r => r.right));
       if (right > visible.right + 1) {
         n++;
@@ -450,7 +452,8 @@ def check_page(tab: DevTools, base: str, rel: str, width: int, min_scale: float)
             seen.add(url)
             failures.append({"kind": "outside-request", "page": rel, "element": f"{p.get('type', 'request')} {url[:120]}",
                              "detail": f"initiated by {p.get('initiator', {}).get('type', '?')}"})
-        elif e["method"] == "Network.responseReceived" and p["response"]["status"] >= 400:
+        elif (e["method"] == "Network.responseReceived" and p["response"]["status"] >= 400
+              and urlparse(p["response"]["url"]).path != "/favicon.ico"):   # the browser's own guess
             failures.append({"kind": "dead-link", "page": rel, "element": f"{p.get('type', 'resource')} "
                              f"{p['response']['url'][len(base) - 1:][:120]}",
                              "detail": f"HTTP {p['response']['status']}"})

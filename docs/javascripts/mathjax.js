@@ -3,11 +3,15 @@
 // inside .jp-RenderedMarkdown). Everything else on a page is left alone. MathJax itself is
 // served by the site (javascripts/mathjax/, copied in by docs/hooks.py): no network needed.
 window.MathJax = {
+  loader: {
+    load: ["[tex]/textmacros"]     // \_ and friends inside \text{} and \texttt{} (conv\_transpose2d)
+  },
   tex: {
     inlineMath: [["\\(", "\\)"], ["$", "$"]],
     displayMath: [["\\[", "\\]"], ["$$", "$$"]],
     processEscapes: true,
-    processEnvironments: true
+    processEnvironments: true,
+    packages: {"[+]": ["textmacros"]}
   },
   options: {
     // Ignore every element with a class (Material's whole page) except these two; an element

@@ -29,13 +29,13 @@ from typing import Any
 PACKAGED = Path(__file__).resolve().parent / "_lessons"            # in a wheel: copied in by setup.py
 REPOSITORY = Path(__file__).resolve().parent.parent / "lessons"     # in a clone / editable install
 
-# Seconds each lesson took as a script on one CPU core (the nbclient run of issue 25, a
-# loaded 2-core machine: an upper bound). A lesson not listed shows "?".
+# Seconds each lesson took as a notebook (nbclient, from an installed wheel; issue 25, on a
+# loaded 2-core machine, so an upper bound). A lesson not measured yet shows "?".
 SECONDS = {
-    "01_dense_classification": 10, "02_patches_vs_fully_convolutional": 15,
-    "03_downsampling_saves_compute": 10, "05_unpooling": 15, "06_transposed_convolution": 15,
-    "07_conv_arithmetic": 15, "08_losses": 30, "09_metrics": 15, "10_unet": 60,
-    "11_autoencoders": 60, "12_keypoints": 60, "13_atrous_separable": 60, "15_touching_objects": 60,
+    "01_dense_classification": 6, "02_patches_vs_fully_convolutional": 14, "03_downsampling_saves_compute": 7,
+    "05_unpooling": 8, "06_transposed_convolution": 12, "07_conv_arithmetic": 18, "08_losses": 12,
+    "09_metrics": 11, "10_unet": 36, "11_autoencoders": 40, "12_keypoints": 38, "13_atrous_separable": 43,
+    "15_touching_objects": 39,
 }
 
 
@@ -194,7 +194,7 @@ def init_lessons(folder: str | os.PathLike, notebooks: bool = False) -> tuple[li
 
 def _minutes(stem: str) -> str:
     s = SECONDS.get(stem)
-    return "?" if s is None else "<1" if s < 60 else f"~{round(s / 60)}"
+    return "?" if s is None else f"{max(s / 60, 0.1):.1f}"
 
 
 def list_lines() -> list[str]:

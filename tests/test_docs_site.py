@@ -11,7 +11,13 @@ CI's docs step runs these checks), else a site built here once per session with
 * every lesson page holds every figure its lesson stored (docs/figures/<lesson>/*.png:
   the same bytes, or the same pixel size for a lesson run while building), each inside a
   code cell's output (under the cell that saves it where its name is in that cell), and
-  shows printed output under its cells.
+  shows printed output under its cells; its notebook and script are linked under the title;
+  each figure is linked to its full-size file; no link points at a folder;
+* in headless Chromium (tools/site_check.py): every page at 1280 px and the lessons at 390 px
+  show every code line, keep printed lines whole, let wide formulas scroll, link small
+  figures to their full size, request nothing from another host, have no dead link or
+  anchor, no raw TeX and no MathJax error; and the checker finds each of these planted
+  in small fake pages. Without Chromium these skip, or fail with MINIFCN_REQUIRE_BROWSER=1.
 """
 import base64
 import os
@@ -293,6 +299,14 @@ def test_the_browser_check_finds_each_planted_regression(planted_site):
     assert any("#nowhere" in e for e in links) and any("sub/" in e for e in links), links
 
 
+def need_site_check():
+    """The real site in the browser: a few minutes, so the docs step runs it (tools/build_docs.sh sets
+    $MINIFCN_SITE); a plain pytest run skips it unless MINIFCN_REQUIRE_BROWSER=1."""
+    if not (os.environ.get("MINIFCN_SITE") or os.environ.get("MINIFCN_REQUIRE_BROWSER") == "1"):
+        pytest.skip("the browser check of the whole site runs in tools/build_docs.sh (set MINIFCN_SITE=site)")
+    need_chromium()
+
+
 def _listing(failures):
     return "\n".join(f"{f['kind']} {f['page']}: {f['element']} -- {f['detail']}" for f in failures[:40])
 
@@ -301,13 +315,13 @@ def test_every_page_in_a_real_browser_at_1280px(site):
     """Every page at a laptop's width: no hidden code line, no output broken mid-token, no clipped
     formula, no small figure without a link, nothing from another host, no dead link or anchor,
     no raw TeX, no MathJax or script error."""
-    need_chromium()
+    need_site_check()
     failures = site_check.check_site(site, width=1280)
     assert not failures, _listing(failures)
 
 
 def test_the_lesson_pages_in_a_real_browser_at_390px(site):
     """The lesson pages at a phone's width (links were checked above)."""
-    need_chromium()
+    need_site_check()
     failures = site_check.check_site(site, width=390, patterns=["lessons/*.html"], links=False)
     assert not failures, _listing(failures)

@@ -263,7 +263,9 @@ def on_page_markdown(markdown, page, config, files):
     return CLI_MARKER.sub(expand_cli, MARKER.sub(expand, markdown))
 
 
-FIGURE_IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([\w.-]+\.png)"\s*/?>')
+FIGURE_IMG = re.compile(r'<img\b[^>]*>')
+FIGURE_SRC = re.compile(r'\bsrc="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+FIGURE_ALT = re.compile(r'\balt="([\w.-]+\.png)"')
 HEADING = re.compile(r'<h([1-6]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
 
 
@@ -271,7 +273,10 @@ def figure_links(content: str, stem: str, page_url: str, site_dir: str) -> str:
     """Each figure of a lesson page: a file beside the page (lessons/<stem>/NAME.png), shown from
     there and linked to itself, so a click opens it at full size (from disk too)."""
     def link(m: re.Match) -> str:
-        data, name = m.group(1), m.group(2)
+        src, alt = FIGURE_SRC.search(m.group(0)), FIGURE_ALT.search(m.group(0))
+        if not (src and alt):           # not a figure a lesson saved
+            return m.group(0)
+        data, name = src.group(1), alt.group(1)
         target = Path(site_dir) / "lessons" / stem / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(base64.b64decode(data))

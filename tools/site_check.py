@@ -258,7 +258,8 @@ def check_links(site: Path, pages: list[Path]) -> list[dict]:
             if u.scheme in ("mailto", "javascript", "data") or (u.scheme in ("http", "https") or u.netloc):
                 continue                                    # another site: not checked offline
             what = f'link "{text}" -> {href}'
-            target = (page.parent / unquote(u.path)).resolve() if u.path else page
+            base = site if u.path.startswith("/") else page.parent     # "/x.html": from the site's root
+            target = (base / unquote(u.path).lstrip("/")).resolve() if u.path else page
             if u.path.endswith("/") or target.is_dir():
                 failures.append({"kind": "dead-link", "page": rel,
                                  "element": what, "detail": "a folder: a directory listing from disk"})
@@ -414,7 +415,7 @@ PAGE_JS = r"""
   let node;
   while ((node = walker.nextNode())) {
     const parent = node.parentElement;
-    if (!parent || parent.closest(skip)) continue;
+    if (!parent || parent.closest(skip) || !parent.getClientRects().length) continue;   // not shown
     const m = node.data.match(raw);
     if (m) add('raw-math', `${cellName(parent) || parent.tagName.toLowerCase()} text "${short(node.data.slice(Math.max(0, m.index - 20), m.index + 40))}"`,
                `"${short(m[0])}" was not typeset`);

@@ -22,7 +22,10 @@ window.MathJax = {
   }
 };
 
+// Material's instant navigation swaps pages without a reload: typeset each new page. The first
+// page is typeset by MathJax's own startup (before it, MathJax.startup.output does not exist yet).
 document$.subscribe(() => {
+  if (!(MathJax.startup && MathJax.startup.output)) return
   MathJax.startup.output.clearCache()
   MathJax.typesetClear()
   MathJax.texReset()

@@ -305,12 +305,25 @@ def toc_from_headings(content: str):
     return get_toc(root)
 
 
+LINK = re.compile(r"(<a\b.*?</a>)", re.S)
+LOCAL_IMG = re.compile(r'<img\b[^>]*\bsrc="(?!data:|https?:|//)([^"]+\.(?:png|jpe?g|gif|svg))"[^>]*>')
+
+
+def link_images(content: str) -> str:
+    """Every local image not already inside a link: wrapped in a link to itself (full size on click)."""
+    parts = LINK.split(content)     # odd parts are <a>...</a>: left as they are
+    for n in range(0, len(parts), 2):
+        parts[n] = LOCAL_IMG.sub(lambda m: f'<a class="full-size" href="{m.group(1)}">{m.group(0)}</a>', parts[n])
+    return "".join(parts)
+
+
 @event_priority(-100)   # after mkdocs-jupyter has rendered the notebook and set its TOC
 def on_page_content(content, page, config, files):
-    """Lesson pages: download links under the title, figures linked to their full size, the TOC."""
+    """Lesson pages: download links under the title, figures linked to their full size, the TOC.
+    Other pages: each image linked to its full-size file."""
     src = page.file.src_uri
     if not (src.startswith("lessons/") and src.endswith(".py")):
-        return content
+        return link_images(content)
     name = src.split("/", 1)[1]
     stem = Path(name).stem
     install = files.get_file_from_path("installation.md")

@@ -294,6 +294,9 @@ PAGE_JS = r"""
   const cellName = el => {
     const cell = el.closest('.jp-Cell');
     if (!cell) return '';
+    if (!cell.classList.contains('jp-CodeCell')) {
+      return `markdown cell ${[...document.querySelectorAll('.jp-Cell')].indexOf(cell) + 1} of the notebook`;
+    }
     const cells = [...document.querySelectorAll('.jp-CodeCell')];
     const prompt = cell.querySelector('.jp-InputPrompt');
     return `code cell ${cells.indexOf(cell) + 1}` + (prompt && prompt.textContent.trim() ? ` (${prompt.textContent.trim()})` : '');

@@ -18,7 +18,16 @@ window.MathJax = {
     // without a class (the <p> and <li> of a notebook's Markdown) inherits its parent's choice.
     // (".*|" would also match the empty class and so skip the text inside those <p>.)
     ignoreHtmlClass: ".+",
-    processHtmlClass: "arithmatex|jp-RenderedMarkdown"
+    processHtmlClass: "arithmatex|jp-RenderedMarkdown|mathjax-process"
+  },
+  startup: {
+    // Material wraps each table in <div class="md-typeset__scrollwrap"><div class="md-typeset__table">;
+    // those classes would hide a notebook table's formulas ($s$ in lesson 7's table) from MathJax.
+    pageReady() {
+      document.querySelectorAll(".jp-RenderedMarkdown .md-typeset__scrollwrap, .jp-RenderedMarkdown .md-typeset__table")
+        .forEach(e => e.classList.add("mathjax-process"))
+      return MathJax.startup.defaultPageReady()
+    }
   }
 };
 

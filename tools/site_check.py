@@ -50,7 +50,7 @@ from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 KINDS = ("code-hidden", "output-wrap", "formula-clipped", "figure-small", "outside-request", "dead-link",
          "raw-math", "math-error", "script-error")
@@ -187,9 +187,13 @@ class Browser:
         self.port = int(port_file.read_text().split()[0])
 
     def page(self) -> DevTools:
-        targets = json.loads(urlopen(f"http://127.0.0.1:{self.port}/json/list", timeout=30).read())
-        page = next(t for t in targets if t.get("type") == "page")
-        return DevTools(page["webSocketDebuggerUrl"])
+        """A new tab, with its page, network and runtime events on."""
+        req = Request(f"http://127.0.0.1:{self.port}/json/new?about:blank", method="PUT")
+        target = json.loads(urlopen(req, timeout=30).read())
+        tab = DevTools(target["webSocketDebuggerUrl"])
+        for domain in ("Page", "Network", "Runtime"):
+            tab.call(f"{domain}.enable")
+        return tab
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -481,8 +485,10 @@ def site_pages(site: Path, patterns: list[str] | None) -> list[Path]:
 
 
 def check_site(site: Path, width: int = 1280, patterns: list[str] | None = None, min_scale: float = 0.6,
-               links: bool = True, progress=None) -> list[dict]:
-    """All failures of the site's pages (each a dict: kind, page, element, detail)."""
+               links: bool = True, progress=None, jobs: int = 0) -> list[dict]:
+    """All failures of the site's pages (each a dict: kind, page, element, detail); ``jobs`` tabs at
+    once (default: the CPU count, at most 4)."""
+    jobs = jobs or min(4, os.cpu_count() or 1)
     site = Path(site)
     pages = site_pages(site, patterns)
     if not pages:
@@ -493,22 +499,42 @@ def check_site(site: Path, width: int = 1280, patterns: list[str] | None = None,
     failures = check_links(site, pages) if links else []
     server, base = serve(site)
     browser = Browser(binary)
+    todo = [page.relative_to(site).as_posix() for page in pages]
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def worker() -> None:           # one tab per worker; the pages are shared out one by one
+        try:
+            tab = browser.page()
+            while True:
+                with lock:
+                    if not todo or errors:
+                        break
+                    rel = todo.pop(0)
+                start = time.perf_counter()
+                found = check_page(tab, base, rel, width, min_scale)
+                with lock:
+                    failures.extend(found)
+                    if progress:
+                        progress(f"{rel}: {len(found)} failure(s), {time.perf_counter() - start:.1f} s")
+            tab.ws.close()
+        except BaseException as e:   # noqa: BLE001 (re-raised below, in the caller's thread)
+            with lock:
+                errors.append(e)
+
     try:
-        tab = browser.page()
-        for domain in ("Page", "Network", "Runtime"):
-            tab.call(f"{domain}.enable")
-        tab.call("Network.setCacheDisabled", cacheDisabled=False)
-        for page in pages:
-            rel = page.relative_to(site).as_posix()
-            start = time.perf_counter()
-            found = check_page(tab, base, rel, width, min_scale)
-            failures += found
-            if progress:
-                progress(f"{rel}: {len(found)} failure(s), {time.perf_counter() - start:.1f} s")
-        tab.ws.close()
+        threads = [threading.Thread(target=worker) for _ in range(max(1, min(jobs, len(todo))))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     finally:
         browser.close()
         server.shutdown()
+    if errors:
+        raise RuntimeError(f"the browser check failed: {errors[0]!r}") from errors[0]
+    order = {rel: n for n, rel in enumerate(p.relative_to(site).as_posix() for p in pages)}
+    failures.sort(key=lambda f: (order.get(f["page"], -1), KINDS.index(f["kind"]) if f["kind"] in KINDS else 99))
     return failures
 
 
@@ -523,11 +549,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="smallest shown/natural width of an image without a full-size link (default: %(default)s)")
     ap.add_argument("--json", default=None, metavar="FILE", help="also write the failures as JSON (default: none)")
     ap.add_argument("--quiet", action="store_true", help="no line per page (default: one per page)")
+    ap.add_argument("--jobs", type=int, default=0, help="pages read at once, one tab each (default: CPUs, at most 4)")
     args = ap.parse_args(argv)
     start = time.perf_counter()
     try:
         failures = check_site(Path(args.site), args.width, args.pages, args.min_scale,
-                              progress=None if args.quiet else lambda s: print(s, flush=True))
+                              progress=None if args.quiet else lambda s: print(s, flush=True), jobs=args.jobs)
     except (RuntimeError, FileNotFoundError) as e:
         print(f"site_check: cannot run: {e}", file=sys.stderr)
         return 2

@@ -7,8 +7,12 @@ the figures it saved) under the cell: the outputs stored by ``python docs/make_f
 in docs/figures/<lesson>/outputs.json, or, for a lesson whose cells changed since, the
 outputs of running it while building. It fills the "Lessons" section of the navigation
 with the lessons that exist, serves MathJax from the site itself (the ``mathjax`` files of
-the django-static-mathjax package, so formulas render offline), drops the scripts that
-notebook pages would load from another host, and expands these markers in Markdown pages:
+the django-static-mathjax package, so formulas render offline) and drops the scripts that
+notebook pages would load from another host. Each lesson page gets "Download notebook" and
+"Download script" links under its title, its figures as files beside it (each linked to its
+full size) and a table of contents made from its own headings; notebook cell ids are fixed,
+so the same tree builds the same pages. Images of Markdown pages are linked to their
+full-size files too. It expands these markers in Markdown pages:
 
     <!-- lesson NN -->             a link to lesson NN
     <!-- figures NN -->            every PNG in docs/figures/<lesson NN>/, drawn by the lesson

@@ -325,3 +325,13 @@ def test_the_lesson_pages_in_a_real_browser_at_390px(site):
     need_site_check()
     failures = site_check.check_site(site, width=390, patterns=["lessons/*.html"], links=False)
     assert not failures, _listing(failures)
+
+
+def test_the_link_check_reads_a_site_given_by_a_relative_path(planted_site, monkeypatch):
+    """(No browser.) The same dead links whether the site is named absolutely or relatively."""
+    monkeypatch.chdir(planted_site.parent)
+    relative = Path(planted_site.name)
+    found = {(f["page"], f["element"]) for f in site_check.check_links(relative, site_check.site_pages(relative, None))}
+    assert found == {(f["page"], f["element"]) for f in
+                     site_check.check_links(planted_site, site_check.site_pages(planted_site, None))}
+    assert {page for page, _ in found} == {"links.html"}, found

@@ -263,7 +263,7 @@ def check_links(site: Path, pages: list[Path]) -> list[dict]:
                 continue                                    # another site: not checked offline
             what = f'link "{text}" -> {href}'
             base = site if u.path.startswith("/") else page.parent     # "/x.html": from the site's root
-            target = (base / unquote(u.path).lstrip("/")).resolve() if u.path else page
+            target = (base / unquote(u.path).lstrip("/")).resolve() if u.path else page.resolve()
             if u.path.endswith("/") or target.is_dir():
                 failures.append({"kind": "dead-link", "page": rel,
                                  "element": what, "detail": "a folder: a directory listing from disk"})

@@ -37,7 +37,6 @@ import functools
 import http.server
 import json
 import os
-import re
 import shutil
 import socket
 import struct
@@ -458,7 +457,8 @@ def check_page(tab: DevTools, base: str, rel: str, width: int, min_scale: float)
             if u.scheme in ("data", "blob", "about", "chrome", "devtools") or u.netloc == host or url in seen:
                 continue
             seen.add(url)
-            failures.append({"kind": "outside-request", "page": rel, "element": f"{p.get('type', 'request')} {url[:120]}",
+            failures.append({"kind": "outside-request", "page": rel,
+                             "element": f"{p.get('type', 'request')} {url[:120]}",
                              "detail": f"initiated by {p.get('initiator', {}).get('type', '?')}"})
         elif (e["method"] == "Network.responseReceived" and p["response"]["status"] >= 400
               and urlparse(p["response"]["url"]).path != "/favicon.ico"):   # the browser's own guess

@@ -290,6 +290,51 @@ def figure_links(content: str, stem: str, page_url: str, site_dir: str) -> str:
     return FIGURE_IMG.sub(link, content)
 
 
+CODE_PRE = re.compile(r'(<div class="highlight-ipynb[^"]*"><pre>)(.*?)(</pre>)', re.S)
+SPAN_OR_NEWLINE = re.compile(r"<span\b[^>]*>|</span>|\n")
+INDENT = re.compile(r"^((?:<span\b[^>]*>)*)( +)")
+
+
+def code_lines(inner: str) -> str:
+    """A code cell's highlighted source, one block per source line (the open highlighting spans
+    are closed at each line's end and reopened on the next), its indentation in a box of its own.
+
+    So a long line wraps with a hanging indent (its continuation starts under the line's own
+    indentation, plus 4 columns), and an indentation wider than the column is shown shortened
+    instead of wrapping into a blank-looking line (extra.css: .code-line, .code-indent).
+    Selecting and copying the code still gives every space."""
+    lines, stack, cur, pos = [], [], [], 0
+    for m in SPAN_OR_NEWLINE.finditer(inner):
+        cur.append(inner[pos:m.start()])
+        pos = m.end()
+        token = m.group(0)
+        if token == "\n":
+            lines.append("".join(cur) + "</span>" * len(stack))
+            cur = list(stack)
+        elif token == "</span>":
+            if stack:
+                stack.pop()
+            cur.append(token)
+        else:
+            stack.append(token)
+            cur.append(token)
+    cur.append(inner[pos:])
+    last = "".join(cur)
+    if re.sub(r"<[^>]+>", "", last):
+        lines.append(last)
+    out = []
+    for line in lines:
+        if not re.sub(r"<[^>]+>", "", line):         # a blank line (extra.css gives it its height)
+            out.append('<span class="code-line" style="--n: 0"></span>')
+            continue
+        m = INDENT.match(line)
+        n = len(m.group(2)) if m else 0
+        if n:
+            line = f'{m.group(1)}<span class="code-indent">{m.group(2)}</span>{line[m.end():]}'
+        out.append(f'<span class="code-line" style="--n: {n}">{line}</span>')
+    return "".join(out)
+
+
 def toc_from_headings(content: str):
     """The page's table of contents, from the headings (and ids) it really has.
 
@@ -346,6 +391,7 @@ def on_page_content(content, page, config, files):
     cut = content.find("</h1>")                      # the links go under the lesson's title
     cut = cut + len("</h1>") if cut >= 0 else 0
     content = figure_links(content[:cut] + top + content[cut:], stem, page.url, config.site_dir)
+    content = CODE_PRE.sub(lambda m: m.group(1) + code_lines(m.group(2)) + m.group(3), content)
     page.toc = toc_from_headings(content)
     return content
 

@@ -308,6 +308,11 @@ PAGE_JS = r"""
   const clips = el => getComputedStyle(el).overflowX !== 'visible';
   // the lines of a <pre> as [text, Range] (a range per line, across the highlighting spans)
   const lines = pre => {
+    const blocks = pre.querySelectorAll(':scope > .code-line');   // one element per source line
+    if (blocks.length) return [...blocks].map(el => {
+      const range = document.createRange(); range.selectNodeContents(el);
+      return {text: el.textContent, range};
+    }).filter(l => l.text.trim());
     const result = [];
     const walker = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
     let cur = null, node;
@@ -345,7 +350,8 @@ PAGE_JS = r"""
     let n = 0;
     for (const line of lines(pre)) {
       const trail = line.text.length - line.text.trimEnd().length;   // trailing blanks may hang past the edge
-      if (trail && line.range.endOffset >= trail) line.range.setEnd(line.range.endContainer, line.range.endOffset - trail);
+      if (trail && line.range.endContainer.nodeType === Node.TEXT_NODE && line.range.endOffset >= trail)
+        line.range.setEnd(line.range.endContainer, line.range.endOffset - trail);
       const rects = [...line.range.getClientRects()].filter(r => r.width > 0);
       const right = Math.max(...rects.map(r => r.right));
       if (right > visible.right + 1) {

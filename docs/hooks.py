@@ -7,8 +7,12 @@ the figures it saved) under the cell: the outputs stored by ``python docs/make_f
 in docs/figures/<lesson>/outputs.json, or, for a lesson whose cells changed since, the
 outputs of running it while building. It fills the "Lessons" section of the navigation
 with the lessons that exist, serves MathJax from the site itself (the ``mathjax`` files of
-the django-static-mathjax package, so formulas render offline), drops the scripts that
-notebook pages would load from another host, and expands these markers in Markdown pages:
+the django-static-mathjax package, so formulas render offline) and drops the scripts that
+notebook pages would load from another host. Each lesson page gets "Download notebook" and
+"Download script" links under its title, its figures as files beside it (each linked to its
+full size) and a table of contents made from its own headings; notebook cell ids are fixed,
+so the same tree builds the same pages. Images of Markdown pages are linked to their
+full-size files too. It expands these markers in Markdown pages:
 
     <!-- lesson NN -->             a link to lesson NN
     <!-- figures NN -->            every PNG in docs/figures/<lesson NN>/, drawn by the lesson
@@ -22,6 +26,7 @@ building, a missing MathJax, or a command that fails is a warning, so
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import html
 import io
@@ -133,6 +138,8 @@ def lesson_notebook(path: Path, folder: Path) -> Path:
         except Exception as e:  # the page still shows the code, without the outputs of changed cells
             log.warning("lessons/%s: failed while building: %s", path.name, str(e)[-2000:])
     nb = mk.notebook_with_outputs(path, record or {"cells": []}, figures_dir)
+    for n, cell in enumerate(nb.cells, 1):   # Jupytext gives random ids: the same tree builds the same site
+        cell.id = f"cell-{n}"
     target = folder / "lessons" / f"{path.stem}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(target))
@@ -140,7 +147,9 @@ def lesson_notebook(path: Path, folder: Path) -> Path:
 
 
 # ---- MathJax from the site itself --------------------------------------------------------------
-MATHJAX_PARTS = ("tex-mml-chtml.js", "input/", "output/chtml", "ui/", "a11y/", "adaptors/")
+MATHJAX_PARTS = ("tex-mml-chtml.js", "input/", "output/chtml", "ui/", "a11y/", "adaptors/",
+                 # the Accessibility menu's explorer (speech rule engine) fetches these maps
+                 "sre/mathmaps/base.json", "sre/mathmaps/en.json", "sre/mathmaps/nemeth.json")
 
 
 def mathjax_files(config) -> list[File]:
@@ -258,19 +267,133 @@ def on_page_markdown(markdown, page, config, files):
     return CLI_MARKER.sub(expand_cli, MARKER.sub(expand, markdown))
 
 
+FIGURE_IMG = re.compile(r'<img\b[^>]*>')
+FIGURE_SRC = re.compile(r'\bsrc="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+FIGURE_ALT = re.compile(r'\balt="([\w.-]+\.png)"')
+HEADING = re.compile(r'<h([1-6]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
+
+
+def figure_links(content: str, stem: str, page_url: str, site_dir: str) -> str:
+    """Each figure of a lesson page: a file beside the page (lessons/<stem>/NAME.png), shown from
+    there and linked to itself, so a click opens it at full size (from disk too)."""
+    def link(m: re.Match) -> str:
+        src, alt = FIGURE_SRC.search(m.group(0)), FIGURE_ALT.search(m.group(0))
+        if not (src and alt):           # not a figure a lesson saved
+            return m.group(0)
+        data, name = src.group(1), alt.group(1)
+        target = Path(site_dir) / "lessons" / stem / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(base64.b64decode(data))
+        url = html.escape(get_relative_url(f"lessons/{stem}/{name}", page_url))
+        return (f'<a class="lesson-figure" href="{url}" title="{html.escape(name)}: open at full size">'
+                f'<img src="{url}" alt="{html.escape(name)}"></a>')
+    return FIGURE_IMG.sub(link, content)
+
+
+CODE_PRE = re.compile(r'(<div class="highlight-ipynb[^"]*"><pre>)(.*?)(</pre>)', re.S)
+SPAN_OR_NEWLINE = re.compile(r"<span\b[^>]*>|</span>|\n")
+INDENT = re.compile(r"^((?:<span\b[^>]*>)*)( +)")
+
+
+def code_lines(inner: str) -> str:
+    """A code cell's highlighted source, one block per source line (the open highlighting spans
+    are closed at each line's end and reopened on the next), its indentation in a box of its own.
+
+    So a long line wraps with a hanging indent (its continuation starts under the line's own
+    indentation, plus 4 columns), and an indentation wider than the column is shown shortened
+    instead of wrapping into a blank-looking line (extra.css: .code-line, .code-indent).
+    Selecting and copying the code still gives every space."""
+    lines, stack, cur, pos = [], [], [], 0
+    for m in SPAN_OR_NEWLINE.finditer(inner):
+        cur.append(inner[pos:m.start()])
+        pos = m.end()
+        token = m.group(0)
+        if token == "\n":
+            lines.append("".join(cur) + "</span>" * len(stack))
+            cur = list(stack)
+        elif token == "</span>":
+            if stack:
+                stack.pop()
+            cur.append(token)
+        else:
+            stack.append(token)
+            cur.append(token)
+    cur.append(inner[pos:])
+    last = "".join(cur)
+    if re.sub(r"<[^>]+>", "", last):
+        lines.append(last)
+    out = []
+    for line in lines:
+        if not re.sub(r"<[^>]+>", "", line):         # a blank line (extra.css gives it its height)
+            out.append('<span class="code-line" style="--n: 0"></span>')
+            continue
+        m = INDENT.match(line)
+        n = len(m.group(2)) if m else 0
+        if n:
+            line = f'{m.group(1)}<span class="code-indent">{m.group(2)}</span>{line[m.end():]}'
+        out.append(f'<span class="code-line" style="--n: {n}">{line}</span>')
+    return "".join(out)
+
+
+def toc_from_headings(content: str):
+    """The page's table of contents, from the headings (and ids) it really has.
+
+    mkdocs-jupyter builds a lesson's TOC from a Markdown conversion of the notebook, whose
+    ids differ from the page's for a heading that is all code (``padding="same"``: an
+    empty entry pointing at ``#_1``)."""
+    from mkdocs.structure.toc import get_toc
+    root: list[dict] = []
+    stack: list[dict] = []
+    for level, anchor, inner in HEADING.findall(content):
+        name = html.unescape(re.sub(r"<[^>]+>", "", re.sub(r'<a class="anchor-link".*?</a>', "", inner, flags=re.S)))
+        token = {"level": int(level), "id": anchor, "name": " ".join(name.split()).rstrip("¶ "), "children": []}
+        while stack and stack[-1]["level"] >= token["level"]:
+            stack.pop()
+        (stack[-1]["children"] if stack else root).append(token)
+        stack.append(token)
+    return get_toc(root)
+
+
+LINK = re.compile(r"(<a\b.*?</a>)", re.S)
+LOCAL_IMG = re.compile(r'<img\b[^>]*\bsrc="(?!data:|https?:|//)([^"]+\.(?:png|jpe?g|gif|svg))"[^>]*>')
+
+
+def link_images(content: str) -> str:
+    """Every local image not already inside a link: wrapped in a link to itself (full size on click)."""
+    parts = LINK.split(content)     # odd parts are <a>...</a>: left as they are
+    for n in range(0, len(parts), 2):
+        parts[n] = LOCAL_IMG.sub(lambda m: f'<a class="full-size" href="{m.group(1)}">{m.group(0)}</a>', parts[n])
+    return "".join(parts)
+
+
+@event_priority(-100)   # after mkdocs-jupyter has rendered the notebook and set its TOC
 def on_page_content(content, page, config, files):
-    """Lesson pages: download links under the title (each figure is under the cell that draws it)."""
+    """Lesson pages: download links under the title, figures linked to their full size, the TOC.
+    Other pages: each image linked to its full-size file."""
     src = page.file.src_uri
     if not (src.startswith("lessons/") and src.endswith(".py")):
-        return content
+        return link_images(content)
     name = src.split("/", 1)[1]
-    top = (f'<p><a href="{html.escape(name)}" download>Download {html.escape(name)}</a> '
-           f"&middot; run it with <code>python lessons/{html.escape(name)}</code>, or open it as a "
-           f'<a href="{get_relative_url("installation/", page.url)}#lessons-as-notebooks">notebook</a> '
-           f'(<a href="{html.escape(Path(name).stem)}.ipynb" download>with its outputs</a>).</p>')
-    cut = content.find("</h1>")                      # the link goes under the lesson's title
+    stem = Path(name).stem
+    install = files.get_file_from_path("installation.md")
+    notebooks = (get_relative_url(install.url, page.url) + "#lessons-as-notebooks") if install else None
+    here = page.url
+    beside = Path(page.file.dest_uri).parent.as_posix()   # where on_post_page (the .py) and mkdocs-jupyter
+    notebook = get_relative_url(f"{beside}/{stem}.ipynb", here)   # (include_source: the .ipynb) put them
+    script = get_relative_url(f"{beside}/{name}", here)
+    top = (f'<p class="lesson-downloads">'
+           f'<a href="{html.escape(notebook)}" download>Download notebook</a> '
+           f'(<code>{html.escape(stem)}.ipynb</code>, with the outputs shown here) &middot; '
+           f'<a href="{html.escape(script)}" download>Download script</a> '
+           f"(<code>{html.escape(name)}</code>) &middot; or all lessons at once: "
+           f"<code>minifcn lessons init DIR --notebooks</code>"
+           + (f' (<a href="{html.escape(notebooks)}">how</a>)' if notebooks else "") + ".</p>")
+    cut = content.find("</h1>")                      # the links go under the lesson's title
     cut = cut + len("</h1>") if cut >= 0 else 0
-    return content[:cut] + top + content[cut:]
+    content = figure_links(content[:cut] + top + content[cut:], stem, page.url, config.site_dir)
+    content = CODE_PRE.sub(lambda m: m.group(1) + code_lines(m.group(2)) + m.group(3), content)
+    page.toc = toc_from_headings(content)
+    return content
 
 
 def on_post_page(output, page, config):

@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .exercises.cli import add_parser as add_exercises_parser  # minifcn exercises init|list|check
     add_exercises_parser(sub)
     _add_export_parser(sub)
+    from .lessons_cli import add_parser as add_lessons_parser  # minifcn lessons list|init|run
+    add_lessons_parser(sub)
     dr = sub.add_parser("doctor", help="check the GPU setup: versions, device, a tiny op, a timed U-Net step")
     dr.add_argument("--device", default=None, choices=("cpu", "cuda"),
                     help="cuda: fail (exit 1) unless the GPU works; cpu: check the CPU only "
@@ -373,6 +375,14 @@ def _exercises(args: argparse.Namespace) -> int:
 
 
 COMMANDS["exercises"] = _exercises
+
+
+def _lessons(args: argparse.Namespace) -> int:
+    from .lessons_cli import run
+    return run(args)
+
+
+COMMANDS["lessons"] = _lessons
 
 
 def _doctor(args: argparse.Namespace) -> int:

@@ -175,8 +175,9 @@ class Optimizer:
 
     # ---- saving and loading ------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """{"type", "hyperparameters": {name: number}, "state": {"<position>": {name: value}}},
-        with arrays copied (still on the parameters' device; ``minifcn.save`` copies to host)."""
+        """``{"type": name, "hyperparameters": {name: number}, "state": {position: {name: value}}}``,
+        position being the parameter's index as a string ("0", "1", ...), with arrays copied
+        (still on the parameters' device; ``minifcn.save`` copies to host)."""
         hyper = {name: _plain(getattr(self, name)) for name in self.hyperparameters}
         state = {str(i): {k: (v.copy() if backend.is_array(v) else v) for k, v in s.items()}
                  for i, s in sorted(self.state.items())}

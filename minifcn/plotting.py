@@ -256,3 +256,40 @@ def draw_numbers(ax: Any, m: Any, title: str, cmap: str = "Blues", fontsize: int
     ax.vlines(np.arange(m.shape[1] + 1) - 0.5, -0.5, m.shape[0] - 0.5, color="#bbb", lw=0.5)
     ax.set_xticks([]), ax.set_yticks([])
     ax.set_title(title, fontsize=10)
+
+
+# ---- label maps in colour, void pixels in their own colour --------------------------------------
+VOID_COLOUR = (0.88, 0.88, 0.75)
+"""Colour of void (ignored) pixels in every label picture: VOC's pale cream border colour."""
+
+
+def label_colours(labels: Any, ignore_index: int | None = None) -> np.ndarray:
+    """Label maps (..., H, W) as RGB float pictures (..., H, W, 3): class k in the k-th colour
+    of Matplotlib's tab10 (repeating after 10), void pixels (``ignore_index``) in
+    :data:`VOID_COLOUR`, so a void border is never mistaken for a class."""
+    import matplotlib
+    labels = backend.to_numpy(labels)
+    table = np.asarray(matplotlib.colormaps["tab10"].colors, dtype=np.float32)
+    out = table[np.abs(labels) % len(table)]
+    if ignore_index is not None:
+        out[labels == ignore_index] = VOID_COLOUR
+    return out
+
+
+def overlay_figure(path: Any, image: Any, mask: Any, ignore_index: int | None = None, most: int = 1024) -> None:
+    """Save ``image`` (C, H, W) with the classes of ``mask`` (H, W) laid over it (class 0 left
+    clear, void in :data:`VOID_COLOUR`). Large pictures are subsampled to at most ``most``
+    pixels a side first, so the figure's memory does not grow with the image."""
+    plt = pyplot()
+    image, mask = backend.to_numpy(image), backend.to_numpy(mask)
+    step = max(1, -(-max(mask.shape) // most))
+    image, mask = image[:, ::step, ::step], mask[::step, ::step]
+    colours = label_colours(mask, ignore_index)
+    alpha = np.where((mask == 0), 0.0, 0.5)[..., None].astype(np.float32)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(image.transpose(1, 2, 0) if image.shape[0] == 3 else image[0], cmap="gray")
+    ax.imshow(np.concatenate([colours, alpha], axis=-1))
+    ax.axis("off")
+    with atomic_open(path) as f:
+        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)

@@ -231,7 +231,7 @@ def _predict(args: argparse.Namespace) -> int:
             written.append(str(out / f"{stem}_overlay.png"))
         how = f"tiles of {args.tile}" if args.tile is not None and max(image.shape[1:]) > args.tile else "whole image"
         print(f"{name}: {', '.join(written)}  {image.shape[2]}x{image.shape[1]} px, {how}, {seconds:.2f} s; "
-              f"classes present {sorted(int(c) for c in np.unique(mask))}")
+              f"classes present {np.flatnonzero(np.bincount(mask.ravel())).tolist()}")
     return 0
 
 

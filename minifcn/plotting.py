@@ -293,3 +293,35 @@ def overlay_figure(path: Any, image: Any, mask: Any, ignore_index: int | None = 
     with atomic_open(path) as f:
         fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
+
+
+def draw_tiles(path: Any, height: int, width: int, tile: int, overlap: int) -> None:
+    """The tiles of :func:`minifcn.tiling.predict_tiled` over a height x width image (left)
+    and, along one row, each tile's trapezoid window (right): zero within O/4 of a seam, a
+    ramp to 1 by 3O/4, so every pixel is taken from tiles where it sits away from the seam."""
+    from matplotlib.patches import Rectangle
+
+    from .tiling import tile_starts, tile_window
+    plt = pyplot()
+    rows, cols = tile_starts(height, min(tile, height), tile - overlap), tile_starts(width, min(tile, width), tile - overlap)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.4), gridspec_kw={"width_ratios": [1, 1.4]})
+    a.add_patch(Rectangle((0, 0), width, height, facecolor="#eeeeee", edgecolor="black"))
+    colours = plt.get_cmap("tab10").colors
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            colour = colours[(i * len(cols) + j) % 10]
+            a.add_patch(Rectangle((c, r), tile, tile, fill=False, edgecolor=colour, linewidth=1.6))
+    a.set(xlim=(-5, width + 5), ylim=(height + 5, -5), aspect="equal",
+          title=f"{len(rows) * len(cols)} tiles of {tile} px, overlap {overlap} px\nover a {height} x {width} image")
+    for k, c in enumerate(cols):
+        w = tile_window(min(tile, width), overlap, c > 0, c + tile < width)
+        b.plot(np.arange(c, c + len(w)) + 0.5, w, color=colours[k % 10], linewidth=2, label=f"tile at column {c}")
+    for c in cols[1:]:
+        b.axvspan(c, c + overlap, color="#dddddd", zorder=0)
+    b.set(xlabel="column (px)", ylabel="window weight w", ylim=(-0.05, 1.1),
+          title="windows along one row (grey: overlaps); output = Σ w·logits / Σ w")
+    b.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    with atomic_open(path) as f:
+        fig.savefig(f, format="png", dpi=90)
+    plt.close(fig)

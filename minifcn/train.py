@@ -319,6 +319,34 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
     return Quiet()
 
 
+def colour_only_dice(train_set: Any, val_set: Any, num_classes: int, ignore_index: int | None = None,
+                     bins: int = 16) -> float:
+    """Data-set mean Dice on ``val_set`` of the best per-pixel *colour-only* classifier.
+
+    A look-up table over colours: RGB (or grey) quantised to ``bins`` levels per channel;
+    each colour cell predicts the class most frequent among the training pixels of that
+    colour (class 0 for a colour never seen). No pixel sees its neighbours, so this is what
+    colour alone can do: on the coloured shapes it is nearly perfect, on the same-colour
+    shapes it can find the shapes but not tell them apart. Host arrays, one ``bincount``.
+    """
+    def cells(images: list) -> np.ndarray:
+        codes = [np.minimum((im * bins).astype(np.int64), bins - 1) for im in images]
+        return np.concatenate([sum(c[k] * bins ** k for k in range(c.shape[0])).ravel() for c in codes])
+
+    def pairs(ds: Any) -> tuple[list, np.ndarray]:
+        items = [ds[i] for i in range(len(ds))]
+        return [it[0] for it in items], np.concatenate([it[1].ravel() for it in items])
+    images, labels = pairs(train_set)
+    code, ncells = cells(images), bins ** images[0].shape[0]
+    keep = (labels >= 0) & (labels < num_classes)
+    table = np.bincount(code[keep] * num_classes + labels[keep], minlength=ncells * num_classes)
+    lookup = table.reshape(ncells, num_classes).argmax(axis=1)
+    val_images, val_labels = pairs(val_set)
+    acc = metrics.ConfusionMatrix(num_classes, ignore_index)
+    acc.update(lookup[cells(val_images)], val_labels)
+    return acc.compute()["mean_dice"]
+
+
 # ---- checkpoints ----------------------------------------------------------------------------
 def _checkpoint(model, opt, sched, cfg, epoch, batch, history, partial, shape) -> dict:
     return {"format": "minifcn-train-checkpoint-1", "config": json.dumps(dataclasses.asdict(cfg)),
@@ -453,6 +481,10 @@ def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: b
             save(_checkpoint(model, opt, sched, cfg, epoch + 1, 0, history, partial, (channels, classes)),
                  out / "best.npz")
         write_metrics(out, history)
+    colour = colour_only_dice(train_set, val_set, classes, ignore)
+    history[-1]["val_colour_only_dice"] = colour
+    log(f"for comparison: a per-pixel colour-only classifier (a colour look-up table fitted on the training "
+        f"images) scores mean Dice {colour:.3f} on the same validation images")
     plot_curves(out / "curves.png", history)
     plot_predictions(out / "predictions.png", model, val_set, cfg.device, ignore_index=ignore)
     return history

@@ -254,3 +254,14 @@ def test_colour_masks_with_a_void_colour_and_16_bit_label_maps(tmp_path):
     (root / "map.json").write_text(json.dumps({"7": 0, "8": 1, "26": 2}))
     with pytest.raises(DataError, match=r"b\.png holds the value 1000, which the label map does not list"):
         FolderDataset(root, label_map=root / "map.json")
+
+
+def test_border_weight_map_leaves_void_out():
+    from minifcn.data.weightmap import balance_weights, border_weight_map
+    mask = np.array([[0, 0, 1, 1], [0, VOID, 1, 1], [VOID, VOID, 0, 0]])
+    # kept pixels: 5 of class 0, 4 of class 1 (n = 9, K' = 2): w_0 = 9 / (2 * 5), w_1 = 9 / (2 * 4); void 0
+    want = np.choose(np.where(mask == VOID, 2, mask), [0.9, 1.125, 0.0])
+    np.testing.assert_allclose(balance_weights(mask, VOID), want)
+    inst = (mask == 1).astype(np.int64)
+    w = border_weight_map(inst, mask=mask, ignore_index=VOID)
+    assert np.all(w[mask == VOID] == 0) and np.all(w[mask != VOID] > 0)

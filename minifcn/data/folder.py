@@ -162,7 +162,9 @@ def read_image(path) -> np.ndarray:
         arr = np.asarray(img.convert("RGB")).transpose(2, 0, 1)
     scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0,
              np.dtype(np.int32): 65535.0}.get(arr.dtype, 1.0)
-    return (arr.astype(np.float32) / np.float32(scale)).astype(np.float32)
+    out = arr.astype(np.float32)          # one float copy, divided in place (large images)
+    out /= np.float32(scale)
+    return out
 
 
 def read_mask(path, palette: np.ndarray | None = None, void: np.ndarray | None = None,

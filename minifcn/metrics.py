@@ -277,8 +277,8 @@ class ConfusionMatrix:
     ``update`` never waits for the device (no ``bool``/``int`` of device data): each pixel
     falls in bin ``t * K + p``; an ignored pixel in bin K², a pixel whose target or
     prediction lies outside 0..K-1 in bin K² + 1. One scatter-add on a fixed-size (K² + 2)
-    counter (``bincount`` on NumPy; ``add.at`` on CuPy, whose ``bincount`` reads the
-    largest bin back to the host). ``compute`` raises if any pixel landed in the bad bin.
+    counter (``bincount`` on NumPy; ``add.at`` into uint64 on CuPy, whose ``bincount``
+    reads the largest bin back to the host). ``compute`` raises if any pixel landed in the bad bin.
     """
 
     def __init__(self, num_classes: int, ignore_index: int | None = None):
@@ -304,9 +304,10 @@ class ConfusionMatrix:
             bins = xp.where(t == self.ignore_index, K * K, bins)
         if xp is np:
             counts = np.bincount(bins, minlength=K * K + 2)
-        else:
-            counts = xp.zeros(K * K + 2, dtype=xp.int64)
+        else:   # CUDA's atomicAdd has no int64: count in uint64, then back to int64
+            counts = xp.zeros(K * K + 2, dtype=xp.uint64)
             xp.add.at(counts, bins, 1)
+            counts = counts.astype(xp.int64)
         self.counts = counts if self.counts is None else self.counts + counts
         self.images += int(target.shape[0]) if target.ndim >= 3 else 1
 

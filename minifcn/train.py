@@ -56,9 +56,9 @@ class TrainConfig:
     num_classes: int = 3             # synthetic set only (a folder data set knows its own)
     samples: int = 320               # synthetic set only: images generated
     image_size: int = 64
-    epochs: int = 6
+    epochs: int = 8
     batch_size: int = 8
-    lr: float = 3e-3
+    lr: float = 5e-3
     weight_decay: float = 0.0
     schedule: str | None = "cosine"  # None, "cosine" or "step"
     loss: str = "ce+dice"            # "ce", "dice" or "ce+dice"

@@ -269,7 +269,7 @@ def _eval(args: argparse.Namespace) -> int:
     k = int(ckpt["num_classes"])
     ignore = getattr(ds, "ignore_index", None)
     acc = metrics.ConfusionMatrix(k, ignore)
-    dice_img, iou_img, hd95_img, preds, instances, tiled = [], [], [], [], [], 0
+    dice_img, iou_img, hd95_img, preds, voids, instances, tiled = [], [], [], [], [], [], 0
     for i in range(len(ds)):   # one image at a time: images may differ in size
         image, mask, *inst = ds[i]
         tile = args.tile if max(image.shape[1:]) > args.tile_above else None
@@ -280,11 +280,10 @@ def _eval(args: argparse.Namespace) -> int:
         dice_img.append(per["dice_per_image"][0])
         iou_img.append(per["iou_per_image"][0])
         valid = mask != ignore if ignore is not None else np.ones(mask.shape, bool)
-        # HD95 per class on the labelled pixels only (void pixels are neither class c nor not-c)
-        hd95_img.append([metrics.hausdorff_distance((pred == c) & valid, (mask == c) & valid, percentile=95)
-                         for c in range(k)])
+        hd95_img.append(metrics.hausdorff_per_class(pred, mask, k, 95, ignore))   # void pixels in neither mask
         if inst:
-            preds.append(np.where(valid, pred, 0))
+            preds.append(pred)
+            voids.append(~valid)
             instances += inst
     data_set = acc.compute()
     dice_img, iou_img, hd95_img = np.array(dice_img), np.array(iou_img), np.array(hd95_img, dtype=np.float64)
@@ -314,7 +313,7 @@ def _eval(args: argparse.Namespace) -> int:
                                                         "ignored_pixels", "confusion")},
               "per_image_mean": {**per_image, **{f"mean_{key}": v for key, v in means.items()}}}
     if instances:
-        obj = metrics.object_scores(np.stack(preds), np.stack(instances))
+        obj = metrics.object_scores(np.stack(preds), np.stack(instances), void=np.stack(voids))
         report["objects"] = obj
         print(f"objects (connected components matched at IoU >= 0.5): {obj['true_objects']} true, "
               f"{obj['pred_objects']} predicted; precision {obj['precision']:.4f}, recall {obj['recall']:.4f}, "

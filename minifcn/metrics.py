@@ -34,7 +34,7 @@ from .checks import check_label_range, unwrap
 
 __all__ = ["confusion_matrix", "pixel_accuracy", "dice", "iou", "mean_dice", "mean_iou",
            "summary", "fcn_scores", "ConfusionMatrix", "per_image_scores",
-           "hausdorff_distance", "connected_components", "object_scores"]
+           "hausdorff_distance", "hausdorff_per_class", "connected_components", "object_scores"]
 
 
 # ----------------------------------------------------------------------------- checks
@@ -455,6 +455,23 @@ def hausdorff_distance(pred: Any, target: Any, percentile: float = 100,
                                          xp.percentile(d_t_to_p, q))))
 
 
+def hausdorff_per_class(pred: Any, target: Any, num_classes: int, percentile: float = 95,
+                        ignore_index: int | None = None) -> np.ndarray:
+    """(K,) float64: :func:`hausdorff_distance` of ``pred == k`` and ``target == k`` for each
+    class k of one label map (H, W). Void pixels (target ``ignore_index``) belong to neither
+    mask, as if the image ended there: the result equals that of the image with the void
+    region cut away. NaN where the class is in neither map, inf where in only one."""
+    pred, target = _as_pair(pred, target)
+    valid = target != ignore_index if ignore_index is not None else None
+    out = np.empty(num_classes)
+    for k in range(num_classes):   # a loop over classes; each call works on whole images
+        p, t = pred == k, target == k
+        if valid is not None:
+            p, t = p & valid, t & valid
+        out[k] = hausdorff_distance(p, t, percentile=percentile)
+    return out
+
+
 # ------------------------------------------------------------------ object-level scores
 #
 # Pixel scores cannot tell one blob covering two touching cells from two separated cells:
@@ -491,7 +508,7 @@ def _batch_instances(instances: np.ndarray) -> np.ndarray:
 
 
 def object_scores(pred: Any, target_instances: Any, foreground: int = 1, threshold: float = 0.5,
-                  connectivity: int = 1) -> dict[str, Any]:
+                  connectivity: int = 1, void: Any = None) -> dict[str, Any]:
     """Object-level precision, recall and F1, and the counts of merged and split objects.
 
     pred: label maps (H, W) or (N, H, W); the predicted objects are the connected components
@@ -510,9 +527,17 @@ def object_scores(pred: Any, target_instances: Any, foreground: int = 1, thresho
 
     Returns a dict with "tp", "fp", "fn", "merged", "split", "pred_objects", "true_objects"
     (ints) and "precision", "recall", "f1" (floats; NaN for 0/0). Host computation.
+    ``void``: a boolean mask of the same shape; those pixels belong to no object, predicted
+    or true (as if the image were cut there).
     """
     pred = backend.to_numpy(_as_array(pred, "pred"))
     true = backend.to_numpy(_as_array(target_instances, "target_instances"))
+    if void is not None:
+        void = backend.to_numpy(_as_array(void, "void")).astype(bool)
+        if void.shape != pred.shape:
+            raise ValueError(f"void of shape {void.shape} does not match pred {pred.shape}")
+        pred = np.where(void, False, pred if pred.dtype == bool else pred == foreground)
+        true = np.where(void, 0, true)
     if pred.shape != true.shape or pred.ndim not in (2, 3):
         raise ValueError(f"pred {pred.shape} and target_instances {true.shape} must have one shape, "
                          "(H, W) or (N, H, W)")

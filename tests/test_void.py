@@ -265,3 +265,31 @@ def test_border_weight_map_leaves_void_out():
     inst = (mask == 1).astype(np.int64)
     w = border_weight_map(inst, mask=mask, ignore_index=VOID)
     assert np.all(w[mask == VOID] == 0) and np.all(w[mask != VOID] > 0)
+
+
+def test_hausdorff_with_a_void_region_equals_the_image_cut_there():
+    rng = np.random.default_rng(4)
+    target = np.zeros((20, 30), np.int64)
+    target[4:12, 5:26] = 1
+    target[14:18, 2:9] = 2
+    pred = target.copy()
+    pred[rng.random(pred.shape) < 0.05] = 1
+    pred[10:16, 20:28] = 2
+    void_target = target.copy()
+    void_target[:, 22:] = VOID                       # a void strip on the right
+    got = metrics.hausdorff_per_class(pred, void_target, K, 95, ignore_index=VOID)
+    want = [metrics.hausdorff_distance(pred[:, :22] == k, target[:, :22] == k, 95) for k in range(K)]
+    np.testing.assert_allclose(got, want)
+    assert not np.allclose(metrics.hausdorff_per_class(pred, target, K, 95), want)   # the strip mattered
+
+
+def test_object_scores_with_a_void_region_equal_the_image_cut_there():
+    true = np.zeros((12, 20), np.int64)
+    true[2:6, 2:6], true[2:6, 9:13], true[7:11, 14:19] = 1, 2, 3
+    pred = (true > 0).astype(np.int64)
+    pred[7:11, 3:7] = 1                                # a false positive ...
+    void = np.zeros(true.shape, bool)
+    void[:, 14:] = True                                # ... and a void strip over object 3
+    got = metrics.object_scores(pred, true, void=void)
+    want = metrics.object_scores(pred[:, :14], true[:, :14])
+    assert got == want and got["true_objects"] == 2 and got["fp"] == 1

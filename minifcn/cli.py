@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resize", action="store_true",
                    help="folder data: resize every image to SIZE x SIZE instead (default: keep sizes)")
     t.add_argument("--classes", type=int, default=None,
-                   help=f"classes of the synthetic set (2..5), background included (default: {D.num_classes})")
+                   help=f"classes of the synthetic set (2..5), background included (default: {D.num_classes}); "
+                        "for a folder: its class count, which also decides whether 255 is void "
+                        "(default: the palette's length, or the largest label + 1)")
     t.add_argument("--samples", type=int, default=None, help=f"images in the synthetic set (default: {D.samples})")
     t.add_argument("--base-channels", type=int, default=None,
                    help=f"channels of the first layer; each level down doubles them (default: {D.base_channels})")
@@ -167,9 +169,10 @@ def _train(args: argparse.Namespace) -> int:
     # A resumed run continues in its own directory (its metrics grow there), unless --out says otherwise.
     out = args.out or (str(Path(args.resume).parent) if args.resume else f"runs/{args.model}")
     cfg = TrainConfig(model=args.model, data=args.data, device=args.device, out=out)
+    folder = args.data not in (None, "shapes", "coloured-shapes", "cells")
     for arg, field in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"), ("image_size", "image_size"),
-                       ("classes", "num_classes"), ("samples", "samples"), ("base_channels", "base_channels"),
-                       ("depth", "depth"), ("seed", "seed")):
+                       ("classes", "folder_num_classes" if folder else "num_classes"), ("samples", "samples"),
+                       ("base_channels", "base_channels"), ("depth", "depth"), ("seed", "seed")):
         if getattr(args, arg) is not None:
             setattr(cfg, field, getattr(args, arg))
     _cells_options(args, cfg)

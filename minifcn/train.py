@@ -81,6 +81,7 @@ class TrainConfig:
     scale: Any = None                # (lo, hi) scale jitter of the crops, e.g. (0.75, 1.5); None: none
     resize: bool = False             # resize every folder image to image_size (instead of crops / full images)
     split_file: str | None = None    # train on the names listed in this file
+    folder_num_classes: int | None = None   # the class count of a folder data set (None: palette or masks)
     label_map: str | None = None
     palette: str | None = None
 
@@ -139,11 +140,13 @@ def build_data(cfg: TrainConfig) -> tuple[Any, Any, int, int]:
                   "palette": cfg.palette}
         splits = Path(cfg.data) / "ImageSets" / "Segmentation"
         if cfg.split_file is None and (splits / "train.txt").is_file() and (splits / "val.txt").is_file():
-            ds = FolderDataset(cfg.data, ignore_index=cfg.ignore_index, split="train", **kwargs)
+            ds = FolderDataset(cfg.data, num_classes=cfg.folder_num_classes, ignore_index=cfg.ignore_index,
+                               split="train", **kwargs)
             val_set = FolderDataset(cfg.data, num_classes=ds.num_classes, ignore_index=ds.ignore_index,
                                     split="val", **kwargs)
         else:
-            ds = FolderDataset(cfg.data, ignore_index=cfg.ignore_index, split_file=cfg.split_file, **kwargs)
+            ds = FolderDataset(cfg.data, num_classes=cfg.folder_num_classes, ignore_index=cfg.ignore_index,
+                               split_file=cfg.split_file, **kwargs)
         channels, classes = ds.channels, ds.num_classes
     if val_set is not None:
         return ds, val_set, channels, classes

@@ -293,3 +293,16 @@ def test_object_scores_with_a_void_region_equal_the_image_cut_there():
     got = metrics.object_scores(pred, true, void=void)
     want = metrics.object_scores(pred[:, :14], true[:, :14])
     assert got == want and got["true_objects"] == 2 and got["fp"] == 1
+
+
+def test_train_command_on_a_voc_folder_with_classes_and_crops(tmp_path, capsys):
+    root = tmp_path / "VOC"
+    write_voc(root)
+    run = tmp_path / "run"
+    code = main(["train", "--data", str(root), "--classes", "4", "--crop", "16", "16", "--epochs", "1",
+                 "--batch-size", "2", "--base-channels", "4", "--depth", "2", "--out", str(run), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    ckpt = mf.load(run / "best.npz")
+    assert int(ckpt["num_classes"]) == 4                      # --classes reached the folder data set
+    assert main(["train", "--data", str(root), "--crop", "18", "16", "--out", str(run), "--quiet"]) == 2
+    assert "crop=(18, 16) is not valid" in capsys.readouterr().err

@@ -60,12 +60,14 @@ def size_multiple(model: nn.Module) -> int:
 
 
 def pad_to_multiple(image: np.ndarray, multiple: int) -> np.ndarray:
-    """Mirror-pad (C, H, W) at the bottom and right up to sides divisible by ``multiple``."""
+    """Mirror-pad (..., H, W) (an image, or a batch) at the bottom and right up to sides
+    divisible by ``multiple``; the array itself when they already are."""
     h, w = image.shape[-2:]
     ph, pw = -h % multiple, -w % multiple
     if ph == 0 and pw == 0:
         return image
-    return np.pad(image, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > 1 else "edge")
+    pad = ((0, 0),) * (image.ndim - 2) + ((0, ph), (0, pw))
+    return np.pad(image, pad, mode="reflect" if min(h, w) > 1 else "edge")
 
 
 def _check_image(image: Any) -> np.ndarray:

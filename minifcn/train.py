@@ -241,7 +241,7 @@ def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str
         for images, masks, *instances in loader:
             gpu.check_labels_on_host(masks, num_classes, allowed=allowed)
             h, w = masks.shape[-2:]
-            padded = np.stack([pad_to_multiple(im, multiple) for im in images]) if multiple > 1 else images
+            padded = pad_to_multiple(images, multiple)           # the batch at once (no copy when it fits)
             x, y = mf.tensor(padded, device=device), backend.to_device(masks, device)
             with gpu.deferred_checks():  # no host sync per batch: the loss sum stays on the device
                 logits = model(x)

@@ -348,14 +348,15 @@ class FolderDataset:
         if num_classes is None and self.palette is not None:
             num_classes = len(self.palette)
         table = load_label_map(label_map) if label_map is not None else None
-        void_label = 255 if ignore_index in ("auto", None) else ignore_index
+        # the label that a void colour or a label map's "void" becomes (the ignore label if one is named)
+        void_label = 255 if ignore_index in ("auto", None) else int(ignore_index)
 
         images, masks, labels = [], [], set()
         for image_path, mask_path in self.files:
             image = read_image(image_path)
-            mask = read_mask(mask_path, self.palette, self.void_colour, void_label if void_label is not None else 255)
+            mask = read_mask(mask_path, self.palette, self.void_colour, void_label)
             if table is not None:
-                mask = _apply_label_map(mask, *table, 255 if void_label is None else void_label, str(mask_path))
+                mask = _apply_label_map(mask, *table, void_label, str(mask_path))
             if image.shape[1:] != mask.shape:
                 raise DataError(f"size mismatch: image {image_path} is {_hw(image.shape[1:])} "
                                 f"but mask {mask_path} is {_hw(mask.shape)}")

@@ -199,8 +199,8 @@ def _train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     last = history[-1]
-    print(f"done: validation (data-set level, one confusion matrix): mean Dice {last['val_dice']:.3f}, "
-          f"mean IoU {last['val_iou']:.3f}, pixel accuracy {last['val_pixel_accuracy']:.3f}")
+    print(f"done: val mean Dice {last['val_dice']:.3f}, mean IoU {last['val_iou']:.3f}, pixel accuracy "
+          f"{last['val_pixel_accuracy']:.3f} (data-set level: one confusion matrix over the validation pixels)")
     if "val_object_f1" in last:
         print(f"objects: F1 {last['val_object_f1']:.3f} (precision {last['val_object_precision']:.3f}, recall "
               f"{last['val_object_recall']:.3f}), merged {last['val_merged']}, split {last['val_split']}")
@@ -296,7 +296,8 @@ def _eval(args: argparse.Namespace) -> int:
                  "hd95": metrics._column_nanmean(hd95_img)}
     seconds = time.perf_counter() - start
     void = f"; {data_set['ignored_pixels']} void pixels (label {ignore}) left out" if ignore is not None else ""
-    print(f"{len(ds)} images ({tiled} tiled), {k} classes{void}; {seconds:.1f} s")
+    print(f"{len(ds)} images ({tiled} tiled), {k} classes{void}")
+    print(f"evaluated in {seconds:.1f} s", file=sys.stderr)     # stdout stays the same from run to run
     print("data set (one confusion matrix over all pixels; Long et al. 2015, sec. 5):")
     print(f"  pixel accuracy {data_set['pixel_accuracy']:.4f}   mean accuracy {data_set['mean_accuracy']:.4f}   "
           f"mean IoU {data_set['mean_iou']:.4f}   frequency-weighted IoU {data_set['fw_iou']:.4f}")

@@ -247,7 +247,7 @@ def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str
                 logits = model(x)
                 if tuple(logits.shape[2:]) != (h, w):   # full images, mirror-padded as the model needs
                     logits = logits[:, :, :h, :w]
-                total = total + segmentation_loss(loss, logits, y, ignore_index=ignore_index).data * len(images)
+                total = total + segmentation_loss(loss, logits, y, None, ignore_index).data * len(images)
                 count += len(images)
                 pred = logits.data.argmax(axis=1)
                 acc.update(pred, y)
@@ -297,12 +297,12 @@ def _prepare_batch(cfg: TrainConfig, augment: Callable | None, rng: np.random.Ge
     return images, masks, border_weight_map(labels[:, 1], cfg.w0, cfg.sigma, mask=masks)
 
 
-def _augment(cfg: TrainConfig, crop: tuple[int, int] | None = None) -> Callable | None:
+def _augment(cfg: TrainConfig) -> Callable | None:
     if cfg.augment and cfg.data == "cells" and cfg.elastic:
         return Compose([random_flip, random_rot90, random_elastic])
     if not cfg.augment:
         return None
-    square = crop is None or crop[0] == crop[1]      # quarter turns keep only a square's shape
+    square = cfg.crop is None or cfg.crop[0] == cfg.crop[1]      # quarter turns keep only a square's shape
     return Compose([random_flip, random_rot90] if square else [random_flip])
 
 
@@ -345,9 +345,8 @@ def colour_only_dice(train_set: Any, val_set: Any, num_classes: int, ignore_inde
     table = np.bincount(code[keep] * num_classes + labels[keep], minlength=ncells * num_classes)
     lookup = table.reshape(ncells, num_classes).argmax(axis=1)
     val_images, val_labels = pairs(val_set)
-    acc = metrics.ConfusionMatrix(num_classes, ignore_index)
-    acc.update(lookup[cells(val_images)], val_labels)
-    return acc.compute()["mean_dice"]
+    cm = metrics.confusion_matrix(lookup[cells(val_images)], val_labels, num_classes, ignore_index)
+    return metrics.fcn_scores(cm, ignore_index)["mean_dice"]
 
 
 # ---- checkpoints ----------------------------------------------------------------------------
@@ -399,7 +398,7 @@ def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: b
     same = len({size for _, size in _sizes(val_set)}) == 1
     val_loader = DataLoader(val_set, batch_size=cfg.batch_size if same else 1)
     sched = make_schedule(cfg, opt, cfg.epochs * len(train_loader))
-    augment = _augment(cfg, crop)
+    augment = _augment(cfg)
     history: list[dict] = []
     start_epoch, start_batch, partial = 0, 0, {"loss_sum": 0.0, "batches": 0, "seconds": 0.0}
 
@@ -438,7 +437,7 @@ def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: b
                 if weights is not None:
                     weights = backend.to_device(weights, cfg.device)
                 with gpu.deferred_checks():  # labels checked on the host: no device check syncs
-                    loss = segmentation_loss(cfg.loss, model(x), y, weights, ignore_index=ignore)
+                    loss = segmentation_loss(cfg.loss, model(x), y, weights, ignore)
                 value = float(loss.item())                  # the step's one host sync
                 if not math.isfinite(value):
                     raise TrainingDiverged(

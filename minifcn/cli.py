@@ -296,7 +296,7 @@ def _eval(args: argparse.Namespace) -> int:
                  "hd95": metrics._column_nanmean(hd95_img)}
     seconds = time.perf_counter() - start
     void = f"; {data_set['ignored_pixels']} void pixels (label {ignore}) left out" if ignore is not None else ""
-    print(f"{len(ds)} images ({tiled} tiled), {k} classes{void}")
+    print(f"{len(ds)} images, {k} classes{void}; {tiled} predicted in tiles (above {args.tile_above} px)")
     print(f"evaluated in {seconds:.1f} s", file=sys.stderr)     # stdout stays the same from run to run
     print("data set (one confusion matrix over all pixels; Long et al. 2015, sec. 5):")
     print(f"  pixel accuracy {data_set['pixel_accuracy']:.4f}   mean accuracy {data_set['mean_accuracy']:.4f}   "

@@ -40,7 +40,7 @@ from .data import SyntheticCells, random_elastic
 from .data.weightmap import border_weight_map
 from .models import MODELS
 from .plotting import image_grid, label_colours, pyplot
-from .tiling import pad_to_multiple, predict_full, size_multiple
+from .tiling import pad_to_multiple, predict_labels, predict_tiled, size_multiple
 
 
 class TrainingDiverged(RuntimeError):
@@ -220,6 +220,10 @@ def make_schedule(cfg: TrainConfig, opt: optim.Optimizer, steps: int) -> Any:
     return None
 
 
+TILE_ABOVE, VAL_TILE = 1024, 256
+"""Validation images with a side above TILE_ABOVE px are predicted in VAL_TILE tiles (bounded memory)."""
+
+
 def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str, loss: str = "ce",
              ignore_index: int | None = None) -> dict:
     """Validation loss and the data-set-level metrics of one confusion matrix over the whole set.
@@ -241,12 +245,14 @@ def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str
         for images, masks, *instances in loader:
             gpu.check_labels_on_host(masks, num_classes, allowed=allowed)
             h, w = masks.shape[-2:]
-            padded = pad_to_multiple(images, multiple)           # the batch at once (no copy when it fits)
-            x, y = mf.tensor(padded, device=device), backend.to_device(masks, device)
+            y = backend.to_device(masks, device)
             with gpu.deferred_checks():  # no host sync per batch: the loss sum stays on the device
-                logits = model(x)
-                if tuple(logits.shape[2:]) != (h, w):   # full images, mirror-padded as the model needs
-                    logits = logits[:, :, :h, :w]
+                if max(h, w) > TILE_ABOVE and len(images) == 1:   # a large image: tile by tile
+                    logits = mf.tensor(predict_tiled(model, images[0], VAL_TILE)[None], device=device)
+                else:   # full images, mirror-padded as the model needs (the batch at once)
+                    logits = model(mf.tensor(pad_to_multiple(images, multiple), device=device))
+                    if tuple(logits.shape[2:]) != (h, w):
+                        logits = logits[:, :, :h, :w]
                 total = total + segmentation_loss(loss, logits, y, None, ignore_index).data * len(images)
                 count += len(images)
                 pred = logits.data.argmax(axis=1)
@@ -395,8 +401,9 @@ def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: b
     if len(train_loader) == 0:
         raise ValueError(f"batch_size={cfg.batch_size} is larger than the {len(train_set)} training images")
     # validation on full images: batched when they share one size, one by one otherwise
-    same = len({size for _, size in _sizes(val_set)}) == 1
-    val_loader = DataLoader(val_set, batch_size=cfg.batch_size if same else 1)
+    sizes = {size for _, size in _sizes(val_set)}
+    batched = len(sizes) == 1 and max(max(sizes)) <= TILE_ABOVE
+    val_loader = DataLoader(val_set, batch_size=cfg.batch_size if batched else 1)
     sched = make_schedule(cfg, opt, cfg.epochs * len(train_loader))
     augment = _augment(cfg)
     history: list[dict] = []
@@ -529,7 +536,8 @@ def plot_predictions(path: Path, model: nn.Module, dataset: Any, device: str, n:
     masks = [dataset[i][1] for i in range(n)]
     was_training = model.training
     model.eval()
-    pred = [predict_full(model, image, device).argmax(axis=0) for image in images]
+    pred = [predict_labels(model, image, VAL_TILE if max(image.shape[1:]) > TILE_ABOVE else None, device=device)
+            for image in images]
     model.train(was_training)
     image_grid(path, [("input", images), ("ground truth", [label_colours(m, ignore_index).transpose(2, 0, 1) for m in masks]),
                       ("prediction", [label_colours(p).transpose(2, 0, 1) for p in pred])],

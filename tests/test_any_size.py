@@ -73,3 +73,18 @@ def test_bad_crops_are_named(tmp_path):
               progress=False, log=lambda s: None)
     ds = FolderDataset(root)
     assert not ds.same_size and len(set(ds.sizes())) == len(ds)
+
+
+def test_validation_tiles_images_above_the_limit(tmp_path, monkeypatch):
+    import minifcn.train as T
+    root = tmp_path / "VOC"
+    write_voc(root)
+    calls = []
+    real = T.predict_tiled
+    monkeypatch.setattr(T, "predict_tiled", lambda *a, **k: (calls.append(a[1].shape), real(*a, **k))[1])
+    monkeypatch.setattr(T, "TILE_ABOVE", 40)
+    monkeypatch.setattr(T, "VAL_TILE", 16)
+    history = train(TrainConfig(data=str(root), epochs=1, batch_size=2, base_channels=4, depth=2, crop=(16, 16),
+                                out=str(tmp_path / "r")), progress=False, log=lambda s: None)
+    assert calls and all(max(shape[1:]) > 40 for shape in calls)      # val.txt: 50x47 and 36x58 are tiled
+    assert 0 <= history[0]["val_iou"] <= 1

@@ -20,6 +20,11 @@ With P_k = {pixels predicted k} and T_k = {pixels labelled k}:
     Dice_k = 2 |P_k ∩ T_k| / (|P_k| + |T_k|)        IoU_k = |P_k ∩ T_k| / |P_k ∪ T_k|
 
 and the two always agree on the ranking, since IoU = Dice / (2 - Dice).
+
+Data-set level (VOC, Cityscapes): :class:`ConfusionMatrix` sums one matrix over every batch
+(on the device, no host sync per batch) and :func:`fcn_scores` computes FCN's four metrics
+from it (pixel accuracy, mean accuracy, mean IoU, frequency-weighted IoU); the per-image
+alternative is :func:`per_image_scores`. The two can rank models differently.
 """
 from __future__ import annotations
 

@@ -303,7 +303,8 @@ def draw_tiles(path: Any, height: int, width: int, tile: int, overlap: int) -> N
 
     from .tiling import tile_starts, tile_window
     plt = pyplot()
-    rows, cols = tile_starts(height, min(tile, height), tile - overlap), tile_starts(width, min(tile, width), tile - overlap)
+    rows = tile_starts(height, min(tile, height), tile - overlap)
+    cols = tile_starts(width, min(tile, width), tile - overlap)
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.4), gridspec_kw={"width_ratios": [1, 1.4]})
     a.add_patch(Rectangle((0, 0), width, height, facecolor="#eeeeee", edgecolor="black"))
     colours = plt.get_cmap("tab10").colors

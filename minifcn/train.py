@@ -483,7 +483,8 @@ def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: b
             log("validation scores are data-set level: one confusion matrix summed over every validation pixel "
                 "(acc = pixel accuracy, mIoU = mean IoU, dice = mean Dice over the classes)")
         log(f"epoch {epoch + 1:3d}/{cfg.epochs}  train loss {record['train_loss']:.4f}  val loss {val['loss']:.4f}  "
-            f"acc {val['pixel_accuracy']:.3f}  dice {val['dice']:.3f}  mIoU {val['iou']:.3f}{objects}  ({seconds:.1f} s)")
+            f"acc {val['pixel_accuracy']:.3f}  dice {val['dice']:.3f}  mIoU {val['iou']:.3f}{objects}  "
+            f"({seconds:.1f} s)")
         save_last(epoch + 1, 0)
         if record["val_dice"] > best:
             best = record["val_dice"]
@@ -539,6 +540,7 @@ def plot_predictions(path: Path, model: nn.Module, dataset: Any, device: str, n:
     pred = [predict_labels(model, image, VAL_TILE if max(image.shape[1:]) > TILE_ABOVE else None, device=device)
             for image in images]
     model.train(was_training)
-    image_grid(path, [("input", images), ("ground truth", [label_colours(m, ignore_index).transpose(2, 0, 1) for m in masks]),
+    truth = [label_colours(m, ignore_index).transpose(2, 0, 1) for m in masks]
+    image_grid(path, [("input", images), ("ground truth", truth),
                       ("prediction", [label_colours(p).transpose(2, 0, 1) for p in pred])],
                title="void pixels in cream" if ignore_index is not None else None)

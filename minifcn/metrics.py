@@ -20,6 +20,11 @@ With P_k = {pixels predicted k} and T_k = {pixels labelled k}:
     Dice_k = 2 |P_k ∩ T_k| / (|P_k| + |T_k|)        IoU_k = |P_k ∩ T_k| / |P_k ∪ T_k|
 
 and the two always agree on the ranking, since IoU = Dice / (2 - Dice).
+
+Data-set level (VOC, Cityscapes): :class:`ConfusionMatrix` sums one matrix over every batch
+(on the device, no host sync per batch) and :func:`fcn_scores` computes FCN's four metrics
+from it (pixel accuracy, mean accuracy, mean IoU, frequency-weighted IoU); the per-image
+alternative is :func:`per_image_scores`. The two can rank models differently.
 """
 from __future__ import annotations
 
@@ -33,7 +38,8 @@ from . import backend
 from .checks import check_label_range, unwrap
 
 __all__ = ["confusion_matrix", "pixel_accuracy", "dice", "iou", "mean_dice", "mean_iou",
-           "summary", "hausdorff_distance", "connected_components", "object_scores"]
+           "summary", "fcn_scores", "ConfusionMatrix", "per_image_scores",
+           "hausdorff_distance", "hausdorff_per_class", "connected_components", "object_scores"]
 
 
 # ----------------------------------------------------------------------------- checks
@@ -220,6 +226,163 @@ def summary(pred: Any, target: Any, num_classes: int | None = None,
     return scores_from_confusion(_host_confusion(pred, target, num_classes, ignore_index), ignore_index)
 
 
+# ------------------------------------------------------------- data-set-level metrics
+#
+# The standard on VOC and Cityscapes: add up ONE confusion matrix over every pixel of the
+# data set, then compute the scores from it once. That is not the mean of per-image scores:
+# a small image counts in proportion to its pixels, and a class missing from an image does
+# not pull that image's mean up or down.
+
+def fcn_scores(cm: Any, ignore_index: int | None = None) -> dict[str, Any]:
+    """FCN's four metrics (Long, Shelhamer & Darrell 2015, sec. 5) from a (K, K) matrix.
+
+    With n_ij the pixels of target class i predicted as j and t_i = Σ_j n_ij:
+
+        pixel accuracy     Σ_i n_ii / Σ_i t_i
+        mean accuracy      (1/n_cl) Σ_i n_ii / t_i
+        mean IoU           (1/n_cl) Σ_i n_ii / (t_i + Σ_j n_ji - n_ii)
+        frequency-weighted IoU   (Σ_k t_k)⁻¹ Σ_i t_i n_ii / (t_i + Σ_j n_ji - n_ii)
+
+    NaN-aware, as FCN's own evaluation code: a class accuracy is NaN when t_i = 0, a class
+    IoU is NaN when the class is in neither map, and the means run over the classes that
+    are not NaN (n_cl counts those); the class ``ignore_index`` (if it lies in [0, K)) is
+    NaN throughout. Returns the four floats ("pixel_accuracy", "mean_accuracy", "mean_iou",
+    "fw_iou"), "mean_dice", and per-class (K,) float64 arrays "accuracy", "iou", "dice",
+    "pixels" (t_i), plus the host matrix "confusion".
+    """
+    cm = backend.to_numpy(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"cm of shape {cm.shape} is not a confusion matrix; use a (K, K) array")
+    m = cm.astype(np.float64)
+    inter, n_target = np.diag(m).copy(), m.sum(axis=1)
+    d, j = _scores(cm, ignore_index)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = inter / n_target                            # 0/0 -> NaN: no pixel of class i
+    if ignore_index is not None and 0 <= ignore_index < len(m):
+        acc[ignore_index] = np.nan
+    total = n_target.sum()
+    counted = n_target > 0
+    if ignore_index is not None and 0 <= ignore_index < len(m):
+        counted[ignore_index] = False
+    fw = float((n_target[counted] * j[counted]).sum() / n_target[counted].sum()) if counted.any() else math.nan
+    return {"pixel_accuracy": float(inter.sum() / total) if total else math.nan,
+            "mean_accuracy": _nanmean(acc), "mean_iou": _nanmean(j), "fw_iou": fw,
+            "mean_dice": _nanmean(d), "mean_dice_fg": _nanmean(d[1:]), "accuracy": acc, "iou": j, "dice": d,
+            "pixels": n_target, "confusion": cm}
+
+
+class ConfusionMatrix:
+    """A confusion matrix summed over batches, kept on the device of the data.
+
+        acc = ConfusionMatrix(num_classes=21, ignore_index=255)
+        for images, masks in loader:
+            acc.update(model(images).data.argmax(axis=1), masks)
+        scores = acc.compute()       # fcn_scores of the summed matrix: one host transfer
+
+    ``update`` never waits for the device (no ``bool``/``int`` of device data): each pixel
+    falls in bin ``t * K + p``; an ignored pixel in bin K², a pixel whose target or
+    prediction lies outside 0..K-1 in bin K² + 1. One scatter-add on a fixed-size (K² + 2)
+    counter (``bincount`` on NumPy; ``add.at`` into uint64 on CuPy, whose ``bincount``
+    reads the largest bin back to the host). ``compute`` raises if any pixel landed in the bad bin.
+    """
+
+    def __init__(self, num_classes: int, ignore_index: int | None = None):
+        if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
+            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        if ignore_index is not None and (isinstance(ignore_index, bool)
+                                         or not isinstance(ignore_index, numbers.Integral)):
+            raise TypeError(f"ignore_index must be an int or None, got {ignore_index!r}")
+        self.num_classes, self.ignore_index = int(num_classes), ignore_index
+        self.counts: Any = None          # (K² + 2,) int64 on the data's device
+        self.images = 0
+
+    def update(self, pred: Any, target: Any) -> None:
+        """Add the pixels of one batch (label maps of one shape, e.g. (N, H, W))."""
+        pred, target = _as_pair(pred, target)
+        _check_labels(pred, "pred")
+        _check_labels(target, "target")
+        xp, K = backend.array_module(target), self.num_classes
+        t, p = target.ravel().astype(xp.int64), pred.ravel().astype(xp.int64)
+        ok = (t >= 0) & (t < K) & (p >= 0) & (p < K)
+        bins = xp.where(ok, t * K + p, K * K + 1)
+        if self.ignore_index is not None:
+            bins = xp.where(t == self.ignore_index, K * K, bins)
+        if xp is np:
+            counts = np.bincount(bins, minlength=K * K + 2)
+        else:   # CUDA's atomicAdd has no int64: count in uint64, then back to int64
+            counts = xp.zeros(K * K + 2, dtype=xp.uint64)
+            xp.add.at(counts, bins, 1)
+            counts = counts.astype(xp.int64)
+        self.counts = counts if self.counts is None else self.counts + counts
+        self.images += int(target.shape[0]) if target.ndim >= 3 else 1
+
+    @property
+    def matrix(self) -> Any:
+        """The (K, K) summed matrix, on the device (zeros before any update)."""
+        K = self.num_classes
+        if self.counts is None:
+            return np.zeros((K, K), dtype=np.int64)
+        return self.counts[:K * K].reshape(K, K)
+
+    @property
+    def ignored(self) -> int:
+        """Pixels left out as ``ignore_index`` so far (one host transfer)."""
+        return 0 if self.counts is None else int(backend.to_numpy(self.counts[self.num_classes ** 2]))
+
+    def compute(self) -> dict[str, Any]:
+        """:func:`fcn_scores` of the summed matrix (one host transfer), plus "ignored_pixels"."""
+        K = self.num_classes
+        counts = np.zeros(K * K + 2, np.int64) if self.counts is None else backend.to_numpy(self.counts)
+        if counts[-1]:
+            also = f" and not ignore_index={self.ignore_index}" if self.ignore_index is not None else ""
+            raise ValueError(f"{int(counts[-1])} pixels had a target or predicted label outside [0, {K}) "
+                             f"for num_classes={K}{also}")
+        out = fcn_scores(counts[:K * K].reshape(K, K), self.ignore_index)
+        out["ignored_pixels"] = int(counts[K * K])
+        return out
+
+
+def per_image_scores(pred: Any, target: Any, num_classes: int,
+                     ignore_index: int | None = None) -> dict[str, Any]:
+    """Per-class Dice and IoU of each image separately, then averaged over the images.
+
+    pred, target: (N, H, W). Returns "dice", "iou": (K,) means over the images where the
+    class is scored (NaN-aware), and "dice_per_image", "iou_per_image": (N, K). The
+    common alternative to :func:`fcn_scores`; the two can rank models differently.
+    """
+    pred, target = _as_pair(pred, target)
+    if pred.ndim < 3:
+        raise ValueError(f"pred and target of shape {tuple(pred.shape)} are not a batch; use (N, H, W)")
+    K, n = int(num_classes), int(pred.shape[0])
+    # one confusion matrix per image from one bincount: image i's bins are shifted by i·(K² + 1),
+    # the last bin of each image collecting its ignored pixels
+    _check_labels(pred, "pred")
+    _check_labels(target, "target")
+    xp = backend.array_module(target)
+    t, p = target.reshape(n, -1).astype(xp.int64), pred.reshape(n, -1).astype(xp.int64)
+    _check_range(t if ignore_index is None else xp.where(t == ignore_index, 0, t), "target", K)
+    _check_range(p, "pred", K)
+    bins = t * K + p
+    if ignore_index is not None:
+        bins = xp.where(t == ignore_index, K * K, bins)
+    bins = bins + xp.arange(n, dtype=xp.int64)[:, None] * (K * K + 1)
+    counts = backend.to_numpy(xp.bincount(bins.ravel(), minlength=n * (K * K + 1)))
+    cms = counts.reshape(n, K * K + 1)[:, :K * K].reshape(n, K, K).astype(np.float64)
+    inter, n_target, n_pred = cms[:, np.arange(K), np.arange(K)], cms.sum(axis=2), cms.sum(axis=1)
+    if ignore_index is not None and 0 <= ignore_index < K:   # as _scores: the ignored class is NaN
+        inter[:, ignore_index] = n_target[:, ignore_index] = n_pred[:, ignore_index] = 0
+    with np.errstate(invalid="ignore"):
+        d, j = 2 * inter / (n_pred + n_target), inter / (n_pred + n_target - inter)
+    return {"dice": _column_nanmean(d), "iou": _column_nanmean(j), "dice_per_image": d, "iou_per_image": j}
+
+
+def _column_nanmean(a: np.ndarray) -> np.ndarray:
+    """Mean of each column over its non-NaN rows; NaN (no warning) where none is left."""
+    n = (~np.isnan(a)).sum(axis=0)
+    total = np.where(np.isnan(a), 0.0, a).sum(axis=0)
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+
 # ------------------------------------------------------------------ surface distances
 
 def _as_mask(m: Any, name: str) -> Any:
@@ -297,6 +460,23 @@ def hausdorff_distance(pred: Any, target: Any, percentile: float = 100,
                                          xp.percentile(d_t_to_p, q))))
 
 
+def hausdorff_per_class(pred: Any, target: Any, num_classes: int, percentile: float = 95,
+                        ignore_index: int | None = None) -> np.ndarray:
+    """(K,) float64: :func:`hausdorff_distance` of ``pred == k`` and ``target == k`` for each
+    class k of one label map (H, W). Void pixels (target ``ignore_index``) belong to neither
+    mask, as if the image ended there: the result equals that of the image with the void
+    region cut away. NaN where the class is in neither map, inf where in only one."""
+    pred, target = _as_pair(pred, target)
+    valid = target != ignore_index if ignore_index is not None else None
+    out = np.empty(num_classes)
+    for k in range(num_classes):   # a loop over classes; each call works on whole images
+        p, t = pred == k, target == k
+        if valid is not None:
+            p, t = p & valid, t & valid
+        out[k] = hausdorff_distance(p, t, percentile=percentile)
+    return out
+
+
 # ------------------------------------------------------------------ object-level scores
 #
 # Pixel scores cannot tell one blob covering two touching cells from two separated cells:
@@ -333,7 +513,7 @@ def _batch_instances(instances: np.ndarray) -> np.ndarray:
 
 
 def object_scores(pred: Any, target_instances: Any, foreground: int = 1, threshold: float = 0.5,
-                  connectivity: int = 1) -> dict[str, Any]:
+                  connectivity: int = 1, void: Any = None) -> dict[str, Any]:
     """Object-level precision, recall and F1, and the counts of merged and split objects.
 
     pred: label maps (H, W) or (N, H, W); the predicted objects are the connected components
@@ -352,9 +532,17 @@ def object_scores(pred: Any, target_instances: Any, foreground: int = 1, thresho
 
     Returns a dict with "tp", "fp", "fn", "merged", "split", "pred_objects", "true_objects"
     (ints) and "precision", "recall", "f1" (floats; NaN for 0/0). Host computation.
+    ``void``: a boolean mask of the same shape; those pixels belong to no object, predicted
+    or true (as if the image were cut there).
     """
     pred = backend.to_numpy(_as_array(pred, "pred"))
     true = backend.to_numpy(_as_array(target_instances, "target_instances"))
+    if void is not None:
+        void = backend.to_numpy(_as_array(void, "void")).astype(bool)
+        if void.shape != pred.shape:
+            raise ValueError(f"void of shape {void.shape} does not match pred {pred.shape}")
+        pred = np.where(void, False, pred if pred.dtype == bool else pred == foreground)
+        true = np.where(void, 0, true)
     if pred.shape != true.shape or pred.ndim not in (2, 3):
         raise ValueError(f"pred {pred.shape} and target_instances {true.shape} must have one shape, "
                          "(H, W) or (N, H, W)")

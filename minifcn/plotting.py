@@ -256,3 +256,73 @@ def draw_numbers(ax: Any, m: Any, title: str, cmap: str = "Blues", fontsize: int
     ax.vlines(np.arange(m.shape[1] + 1) - 0.5, -0.5, m.shape[0] - 0.5, color="#bbb", lw=0.5)
     ax.set_xticks([]), ax.set_yticks([])
     ax.set_title(title, fontsize=10)
+
+
+# ---- label maps in colour, void pixels in their own colour --------------------------------------
+VOID_COLOUR = (0.88, 0.88, 0.75)
+"""Colour of void (ignored) pixels in every label picture: VOC's pale cream border colour."""
+
+
+def label_colours(labels: Any, ignore_index: int | None = None) -> np.ndarray:
+    """Label maps (..., H, W) as RGB float pictures (..., H, W, 3): class k in the k-th colour
+    of Matplotlib's tab10 (repeating after 10), void pixels (``ignore_index``) in
+    :data:`VOID_COLOUR`, so a void border is never mistaken for a class."""
+    import matplotlib
+    labels = backend.to_numpy(labels)
+    table = np.asarray(matplotlib.colormaps["tab10"].colors, dtype=np.float32)
+    out = table[np.abs(labels) % len(table)]
+    if ignore_index is not None:
+        out[labels == ignore_index] = VOID_COLOUR
+    return out
+
+
+def overlay_figure(path: Any, image: Any, mask: Any, ignore_index: int | None = None, most: int = 1024) -> None:
+    """Save ``image`` (C, H, W) with the classes of ``mask`` (H, W) laid over it (class 0 left
+    clear, void in :data:`VOID_COLOUR`). Large pictures are subsampled to at most ``most``
+    pixels a side first, so the figure's memory does not grow with the image."""
+    plt = pyplot()
+    image, mask = backend.to_numpy(image), backend.to_numpy(mask)
+    step = max(1, -(-max(mask.shape) // most))
+    image, mask = image[:, ::step, ::step], mask[::step, ::step]
+    colours = label_colours(mask, ignore_index)
+    alpha = np.where((mask == 0), 0.0, 0.5)[..., None].astype(np.float32)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(image.transpose(1, 2, 0) if image.shape[0] == 3 else image[0], cmap="gray")
+    ax.imshow(np.concatenate([colours, alpha], axis=-1))
+    ax.axis("off")
+    with atomic_open(path) as f:
+        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def draw_tiles(path: Any, height: int, width: int, tile: int, overlap: int) -> None:
+    """The tiles of :func:`minifcn.tiling.predict_tiled` over a height x width image (left)
+    and, along one row, each tile's trapezoid window (right): zero within O/4 of a seam, a
+    ramp to 1 by 3O/4, so every pixel is taken from tiles where it sits away from the seam."""
+    from matplotlib.patches import Rectangle
+
+    from .tiling import tile_starts, tile_window
+    plt = pyplot()
+    rows = tile_starts(height, min(tile, height), tile - overlap)
+    cols = tile_starts(width, min(tile, width), tile - overlap)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.4), gridspec_kw={"width_ratios": [1, 1.4]})
+    a.add_patch(Rectangle((0, 0), width, height, facecolor="#eeeeee", edgecolor="black"))
+    colours = plt.get_cmap("tab10").colors
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            colour = colours[(i * len(cols) + j) % 10]
+            a.add_patch(Rectangle((c, r), tile, tile, fill=False, edgecolor=colour, linewidth=1.6))
+    a.set(xlim=(-5, width + 5), ylim=(height + 5, -5), aspect="equal",
+          title=f"{len(rows) * len(cols)} tiles of {tile} px, overlap {overlap} px\nover a {height} x {width} image")
+    for k, c in enumerate(cols):
+        w = tile_window(min(tile, width), overlap, c > 0, c + tile < width)
+        b.plot(np.arange(c, c + len(w)) + 0.5, w, color=colours[k % 10], linewidth=2, label=f"tile at column {c}")
+    for c in cols[1:]:
+        b.axvspan(c, c + overlap, color="#dddddd", zorder=0)
+    b.set(xlabel="column (px)", ylabel="window weight w", ylim=(-0.05, 1.1),
+          title="windows along one row (grey: overlaps); output = Σ w·logits / Σ w")
+    b.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    with atomic_open(path) as f:
+        fig.savefig(f, format="png", dpi=90)
+    plt.close(fig)

@@ -34,11 +34,13 @@ from . import nn, optim
 from . import gpu
 from .atomic import atomic_open, write_text
 from .checkpoint import load, save
-from .data import Compose, DataLoader, FolderDataset, SyntheticShapes, random_flip, random_rot90, random_split
+from .data import Compose, DataError, DataLoader, FolderDataset, SyntheticShapes, crop_item, random_flip
+from .data import random_rot90, random_split
 from .data import SyntheticCells, random_elastic
 from .data.weightmap import border_weight_map
 from .models import MODELS
-from .plotting import image_grid, pyplot
+from .plotting import image_grid, label_colours, pyplot
+from .tiling import pad_to_multiple, predict_labels, predict_tiled, size_multiple
 
 
 class TrainingDiverged(RuntimeError):
@@ -49,13 +51,14 @@ class TrainingDiverged(RuntimeError):
 class TrainConfig:
     """Everything that defines a run (saved as ``config.json`` and inside each checkpoint)."""
     model: str = "unet"
-    data: str | None = None          # None or "shapes": synthetic shapes; "cells": touching cells; else a folder
+    data: str | None = None          # None or "shapes": same-colour synthetic shapes (the class is in the shape);
+                                     # "coloured-shapes": one colour per class; "cells": touching cells; else a folder
     num_classes: int = 3             # synthetic set only (a folder data set knows its own)
     samples: int = 320               # synthetic set only: images generated
     image_size: int = 64
-    epochs: int = 6
+    epochs: int = 8
     batch_size: int = 8
-    lr: float = 3e-3
+    lr: float = 5e-3
     weight_decay: float = 0.0
     schedule: str | None = "cosine"  # None, "cosine" or "step"
     loss: str = "ce+dice"            # "ce", "dice" or "ce+dice"
@@ -72,6 +75,15 @@ class TrainConfig:
     sigma: float = 5.0
     elastic: bool = True
     border: bool = False             # a third class for the lines between touching cells
+    # folder data sets: void label, crops, splits (see minifcn.data.folder)
+    ignore_index: Any = "auto"       # "auto", None or an int
+    crop: Any = None                 # (H, W) training crops; None: image_size x image_size when images are larger
+    scale: Any = None                # (lo, hi) scale jitter of the crops, e.g. (0.75, 1.5); None: none
+    resize: bool = False             # resize every folder image to image_size (instead of crops / full images)
+    split_file: str | None = None    # train on the names listed in this file
+    folder_num_classes: int | None = None   # the class count of a folder data set (None: palette or masks)
+    label_map: str | None = None
+    palette: str | None = None
 
     def check(self) -> "TrainConfig":
         if self.model not in MODELS:
@@ -88,6 +100,11 @@ class TrainConfig:
             raise ValueError(f"val_fraction={self.val_fraction} must be in (0, 1)")
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr} must be > 0")
+        if self.scale is not None and not (len(self.scale) == 2 and 0 < self.scale[0] <= self.scale[1]):
+            raise ValueError(f"scale={self.scale!r} is not valid; use (lo, hi) with 0 < lo <= hi, e.g. (0.75, 1.5)")
+        if self.ignore_index not in ("auto", None) and (isinstance(self.ignore_index, bool)
+                                                         or not isinstance(self.ignore_index, int)):
+            raise ValueError(f"ignore_index={self.ignore_index!r} is not valid; use 'auto', None or an int")
         return self
 
 
@@ -104,16 +121,35 @@ def build_model(cfg: TrainConfig, in_channels: int, num_classes: int) -> nn.Modu
 
 
 def build_data(cfg: TrainConfig) -> tuple[Any, Any, int, int]:
-    """(train set, validation set, channels, classes)."""
+    """(train set, validation set, channels, classes).
+
+    A VOC-style folder with ``ImageSets/Segmentation/train.txt`` and ``val.txt`` trains on
+    the first and validates on the second; otherwise ``val_fraction`` of the images is held
+    out at random.
+    """
+    val_set = None
     if cfg.data == "cells":
         ds = SyntheticCells(cfg.samples, image_size=cfg.image_size, seed=cfg.seed, border=cfg.border)
         channels, classes = ds.channels, ds.num_classes
-    elif cfg.data in (None, "shapes"):
-        ds = SyntheticShapes(cfg.samples, image_size=cfg.image_size, num_classes=cfg.num_classes, seed=cfg.seed)
+    elif cfg.data in (None, "shapes", "coloured-shapes"):
+        ds = SyntheticShapes(cfg.samples, image_size=cfg.image_size, num_classes=cfg.num_classes, seed=cfg.seed,
+                             same_colour=cfg.data != "coloured-shapes")
         channels, classes = ds.channels, cfg.num_classes
     else:
-        ds = FolderDataset(cfg.data, image_size=cfg.image_size)
+        kwargs = {"image_size": cfg.image_size if cfg.resize else None, "label_map": cfg.label_map,
+                  "palette": cfg.palette}
+        splits = Path(cfg.data) / "ImageSets" / "Segmentation"
+        if cfg.split_file is None and (splits / "train.txt").is_file() and (splits / "val.txt").is_file():
+            ds = FolderDataset(cfg.data, num_classes=cfg.folder_num_classes, ignore_index=cfg.ignore_index,
+                               split="train", **kwargs)
+            val_set = FolderDataset(cfg.data, num_classes=ds.num_classes, ignore_index=ds.ignore_index,
+                                    split="val", **kwargs)
+        else:
+            ds = FolderDataset(cfg.data, num_classes=cfg.folder_num_classes, ignore_index=cfg.ignore_index,
+                               split_file=cfg.split_file, **kwargs)
         channels, classes = ds.channels, ds.num_classes
+    if val_set is not None:
+        return ds, val_set, channels, classes
     n_val = max(1, int(round(len(ds) * cfg.val_fraction)))
     if n_val >= len(ds):
         raise ValueError(f"the data set has {len(ds)} images: too few to hold out {n_val} for validation")
@@ -121,13 +157,59 @@ def build_data(cfg: TrainConfig) -> tuple[Any, Any, int, int]:
     return train_set, val_set, channels, classes
 
 
-def segmentation_loss(kind: str, logits: mf.Tensor, target: Any, weight_map: Any = None) -> mf.Tensor:
-    """Pixel-wise cross-entropy (weighted per pixel by ``weight_map`` if given), soft Dice, or their sum."""
+def _base(dataset: Any) -> Any:
+    """The data set under a Subset."""
+    return _base(dataset.dataset) if hasattr(dataset, "indices") else dataset
+
+
+def ignore_index_of(dataset: Any) -> int | None:
+    """The void label of a (folder) data set, None for the synthetic ones."""
+    return getattr(_base(dataset), "ignore_index", None)
+
+
+def _sizes(dataset: Any) -> list[tuple[Any, tuple[int, int]]]:
+    """(name, (H, W)) of every item, cheaply for folder data sets."""
+    base = _base(dataset)
+    indices = list(dataset.indices) if hasattr(dataset, "indices") else range(len(dataset))
+    if hasattr(base, "files"):
+        return [(base.files[int(i)][0], tuple(base.masks[int(i)].shape)) for i in indices]
+    h, w = dataset[0][1].shape[-2:]
+    return [(None, (h, w))]
+
+
+def training_crop(cfg: TrainConfig, train_set: Any, multiple: int) -> tuple[int, int] | None:
+    """The crop (H, W) training takes, or None when the images already have that size.
+
+    Default: image_size x image_size. Every image must be at least the crop (a clear error
+    naming the file otherwise); the crop's sides must be multiples of the model's.
+    """
+    crop = tuple(int(v) for v in cfg.crop) if cfg.crop is not None else (cfg.image_size, cfg.image_size)
+    if len(crop) != 2 or min(crop) < 1 or crop[0] % multiple or crop[1] % multiple:
+        raise ValueError(f"crop={cfg.crop!r} is not valid for {cfg.model} (depth {cfg.depth}): use (H, W) with "
+                         f"sides that are multiples of {multiple}, e.g. ({cfg.image_size}, {cfg.image_size})")
+    sizes = _sizes(train_set)
+    if cfg.scale is None and all(size == crop for _, size in sizes):
+        return None
+    for name, (h, w) in sizes:
+        if h < crop[0] or w < crop[1]:
+            raise DataError(f"crop {crop[0]}x{crop[1]} (HxW) is larger than image {name} ({h}x{w}); "
+                            f"pass a smaller --crop (multiples of {multiple}) or --resize")
+    return crop
+
+
+def segmentation_loss(kind: str, logits: mf.Tensor, target: Any, weight_map: Any = None,
+                      ignore_index: int | None = None) -> mf.Tensor:
+    """Pixel-wise cross-entropy (weighted per pixel by ``weight_map`` if given), soft Dice, or their sum.
+
+    Pixels whose target is ``ignore_index`` (void) count in neither loss.
+    """
+    ce_ignore = -100 if ignore_index is None else ignore_index
     if kind == "ce":
-        return F.cross_entropy(logits, target, weight_map=weight_map)
+        return F.cross_entropy(logits, target, ignore_index=ce_ignore, weight_map=weight_map)
     if kind == "dice":
-        return F.dice_loss(logits, target)
-    return F.cross_entropy(logits, target, weight_map=weight_map) + F.dice_loss(logits, target)
+        return F.dice_loss(logits, target, ignore_index=ignore_index)
+    return (F.cross_entropy(logits, target, ignore_index=ce_ignore, weight_map=weight_map)
+            + F.dice_loss(logits, target, ignore_index=ignore_index))
 
 
 def make_schedule(cfg: TrainConfig, opt: optim.Optimizer, steps: int) -> Any:
@@ -138,34 +220,52 @@ def make_schedule(cfg: TrainConfig, opt: optim.Optimizer, steps: int) -> Any:
     return None
 
 
-def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str, loss: str = "ce") -> dict:
-    """Validation loss and metrics from one confusion matrix over the whole set.
+TILE_ABOVE, VAL_TILE = 1024, 256
+"""Validation images with a side above TILE_ABOVE px are predicted in VAL_TILE tiles (bounded memory)."""
 
-    ``dice``/``iou`` average the classes (background included; a class absent from both
-    prediction and truth is left out), ``dice_fg`` averages the foreground classes only.
+
+def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str, loss: str = "ce",
+             ignore_index: int | None = None) -> dict:
+    """Validation loss and the data-set-level metrics of one confusion matrix over the whole set.
+
+    The matrix is summed on the device (:class:`~minifcn.metrics.ConfusionMatrix`, no host
+    sync per batch) and scored once: pixel accuracy, mean accuracy, mean IoU and
+    frequency-weighted IoU (FCN's four), and mean Dice; ``dice``/``iou`` average the classes
+    (background included; a class absent from both prediction and truth is left out),
+    ``dice_fg`` averages the foreground classes only. Void pixels (``ignore_index``) count
+    nowhere.
     """
     model.eval()
-    cm = objects = None
+    multiple = size_multiple(model)
+    acc = metrics.ConfusionMatrix(num_classes, ignore_index)
+    objects = None
     total, count = 0.0, 0
+    allowed = tuple(v for v in (ignore_index, -100 if loss == "ce" else None) if v is not None)
     with mf.no_grad():
         for images, masks, *instances in loader:
-            gpu.check_labels_on_host(masks, num_classes, allowed=(-100,) if loss == "ce" else ())
-            x, y = mf.tensor(images, device=device), backend.to_device(masks, device)
+            gpu.check_labels_on_host(masks, num_classes, allowed=allowed)
+            h, w = masks.shape[-2:]
+            y = backend.to_device(masks, device)
             with gpu.deferred_checks():  # no host sync per batch: the loss sum stays on the device
-                logits = model(x)
-                total = total + segmentation_loss(loss, logits, y).data * len(images)
+                if max(h, w) > TILE_ABOVE and len(images) == 1:   # a large image: tile by tile
+                    logits = mf.tensor(predict_tiled(model, images[0], VAL_TILE)[None], device=device)
+                else:   # full images, mirror-padded as the model needs (the batch at once)
+                    logits = model(mf.tensor(pad_to_multiple(images, multiple), device=device))
+                    if tuple(logits.shape[2:]) != (h, w):
+                        logits = logits[:, :, :h, :w]
+                total = total + segmentation_loss(loss, logits, y, None, ignore_index).data * len(images)
                 count += len(images)
                 pred = logits.data.argmax(axis=1)
-                part = metrics.confusion_matrix(pred, y, num_classes)
-            cm = part if cm is None else cm + part
+                acc.update(pred, y)
             if instances:   # a data set with instance maps (cells): count objects too (on the host)
                 found = metrics.object_scores(pred, instances[0])
                 objects = found if objects is None else {k: objects[k] + found[k] for k in _OBJECT_COUNTS}
     total = float(backend.to_numpy(total))
     model.train()
-    scores = metrics.scores_from_confusion(cm)
-    out = {"loss": total / count, "pixel_accuracy": scores["pixel_accuracy"], "dice": scores["mean_dice"],
-           "dice_fg": scores["mean_dice_fg"], "iou": scores["mean_iou"]}
+    scores = acc.compute()
+    out = {"loss": total / count, "pixel_accuracy": scores["pixel_accuracy"],
+           "mean_accuracy": scores["mean_accuracy"], "dice": scores["mean_dice"],
+           "dice_fg": scores["mean_dice_fg"], "iou": scores["mean_iou"], "fw_iou": scores["fw_iou"]}
     if objects is not None:
         out.update(_object_summary(objects))
     return out
@@ -206,7 +306,10 @@ def _prepare_batch(cfg: TrainConfig, augment: Callable | None, rng: np.random.Ge
 def _augment(cfg: TrainConfig) -> Callable | None:
     if cfg.augment and cfg.data == "cells" and cfg.elastic:
         return Compose([random_flip, random_rot90, random_elastic])
-    return Compose([random_flip, random_rot90]) if cfg.augment else None
+    if not cfg.augment:
+        return None
+    square = cfg.crop is None or cfg.crop[0] == cfg.crop[1]      # quarter turns keep only a square's shape
+    return Compose([random_flip, random_rot90] if square else [random_flip])
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:
@@ -223,6 +326,33 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
         def set_postfix_str(self, s): pass
         def close(self): pass
     return Quiet()
+
+
+def colour_only_dice(train_set: Any, val_set: Any, num_classes: int, ignore_index: int | None = None,
+                     bins: int = 16) -> float:
+    """Data-set mean Dice on ``val_set`` of the best per-pixel *colour-only* classifier.
+
+    A look-up table over colours: RGB (or grey) quantised to ``bins`` levels per channel;
+    each colour cell predicts the class most frequent among the training pixels of that
+    colour (class 0 for a colour never seen). No pixel sees its neighbours, so this is what
+    colour alone can do: on the coloured shapes it is nearly perfect, on the same-colour
+    shapes it can find the shapes but not tell them apart. Host arrays, one ``bincount``.
+    """
+    def cells(images: list) -> np.ndarray:
+        codes = [np.minimum((im * bins).astype(np.int64), bins - 1) for im in images]
+        return np.concatenate([sum(c[k] * bins ** k for k in range(c.shape[0])).ravel() for c in codes])
+
+    def pairs(ds: Any) -> tuple[list, np.ndarray]:
+        items = [ds[i] for i in range(len(ds))]
+        return [it[0] for it in items], np.concatenate([it[1].ravel() for it in items])
+    images, labels = pairs(train_set)
+    code, ncells = cells(images), bins ** images[0].shape[0]
+    keep = (labels >= 0) & (labels < num_classes)
+    table = np.bincount(code[keep] * num_classes + labels[keep], minlength=ncells * num_classes)
+    lookup = table.reshape(ncells, num_classes).argmax(axis=1)
+    val_images, val_labels = pairs(val_set)
+    cm = metrics.confusion_matrix(lookup[cells(val_images)], val_labels, num_classes, ignore_index)
+    return metrics.fcn_scores(cm, ignore_index)["mean_dice"]
 
 
 # ---- checkpoints ----------------------------------------------------------------------------
@@ -260,10 +390,20 @@ def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: b
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)  # only once the data and the model are fine
     opt = optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    train_loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, drop_last=True)
+    ignore = ignore_index_of(train_set)
+    multiple = size_multiple(model)
+    crop = training_crop(cfg, train_set, multiple)
+    scale = tuple(cfg.scale) if cfg.scale is not None else None
+    take_crop = None if crop is None else (lambda rng, image, mask, *rest: (*crop_item(rng, image, mask, crop, scale),
+                                                                         *rest))
+    train_loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, drop_last=True,
+                              item_transform=take_crop)
     if len(train_loader) == 0:
         raise ValueError(f"batch_size={cfg.batch_size} is larger than the {len(train_set)} training images")
-    val_loader = DataLoader(val_set, batch_size=cfg.batch_size)
+    # validation on full images: batched when they share one size, one by one otherwise
+    sizes = {size for _, size in _sizes(val_set)}
+    batched = len(sizes) == 1 and max(max(sizes)) <= TILE_ABOVE
+    val_loader = DataLoader(val_set, batch_size=cfg.batch_size if batched else 1)
     sched = make_schedule(cfg, opt, cfg.epochs * len(train_loader))
     augment = _augment(cfg)
     history: list[dict] = []
@@ -298,12 +438,13 @@ def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: b
                     on_batch(epoch, b)
                 images, masks, weights = _prepare_batch(cfg, augment, np.random.default_rng([cfg.seed, epoch, b]),
                                                         images, masks, instances)
-                gpu.check_labels_on_host(masks, classes, allowed=(-100,) if cfg.loss == "ce" else ())
+                allowed = tuple(v for v in (ignore, -100 if cfg.loss == "ce" else None) if v is not None)
+                gpu.check_labels_on_host(masks, classes, allowed=allowed)
                 x, y = mf.tensor(images, device=cfg.device), backend.to_device(masks, cfg.device)
                 if weights is not None:
                     weights = backend.to_device(weights, cfg.device)
                 with gpu.deferred_checks():  # labels checked on the host: no device check syncs
-                    loss = segmentation_loss(cfg.loss, model(x), y, weights)
+                    loss = segmentation_loss(cfg.loss, model(x), y, weights, ignore)
                 value = float(loss.item())                  # the step's one host sync
                 if not math.isfinite(value):
                     raise TrainingDiverged(
@@ -327,26 +468,35 @@ def train(cfg: TrainConfig, resume: str | os.PathLike | None = None, progress: b
             raise
         bar.close()
         start_batch = 0
-        val = evaluate(model, val_loader, classes, cfg.device, cfg.loss)
+        val = evaluate(model, val_loader, classes, cfg.device, cfg.loss, ignore)
         seconds = partial["seconds"] + time.perf_counter() - t0
         record = {"epoch": epoch + 1, "train_loss": partial["loss_sum"] / max(partial["batches"], 1),
                   "val_loss": val["loss"], "val_pixel_accuracy": val["pixel_accuracy"], "val_dice": val["dice"],
-                  "val_dice_fg": val["dice_fg"], "val_iou": val["iou"], "lr": opt.lr, "seconds": round(seconds, 3)}
+                  "val_dice_fg": val["dice_fg"], "val_iou": val["iou"], "val_mean_accuracy": val["mean_accuracy"],
+                  "val_fw_iou": val["fw_iou"], "lr": opt.lr, "seconds": round(seconds, 3)}
         record.update({f"val_{k}": v for k, v in val.items() if k.startswith("object_") or k in ("merged", "split")})
         history.append(record)
         partial = {"loss_sum": 0.0, "batches": 0, "seconds": 0.0}
         objects = (f"  object F1 {val['object_f1']:.3f} (merged {val['merged']}, split {val['split']})"
                    if "object_f1" in val else "")
+        if epoch == start_epoch:
+            log("validation scores are data-set level: one confusion matrix summed over every validation pixel "
+                "(acc = pixel accuracy, mIoU = mean IoU, dice = mean Dice over the classes)")
         log(f"epoch {epoch + 1:3d}/{cfg.epochs}  train loss {record['train_loss']:.4f}  val loss {val['loss']:.4f}  "
-            f"acc {val['pixel_accuracy']:.3f}  dice {val['dice']:.3f}  iou {val['iou']:.3f}{objects}  ({seconds:.1f} s)")
+            f"acc {val['pixel_accuracy']:.3f}  dice {val['dice']:.3f}  mIoU {val['iou']:.3f}{objects}  "
+            f"({seconds:.1f} s)")
         save_last(epoch + 1, 0)
         if record["val_dice"] > best:
             best = record["val_dice"]
             save(_checkpoint(model, opt, sched, cfg, epoch + 1, 0, history, partial, (channels, classes)),
                  out / "best.npz")
         write_metrics(out, history)
+    colour = colour_only_dice(train_set, val_set, classes, ignore)
+    history[-1]["val_colour_only_dice"] = colour
+    log(f"for comparison: a per-pixel colour-only classifier (a colour look-up table fitted on the training "
+        f"images) scores mean Dice {colour:.3f} on the same validation images")
     plot_curves(out / "curves.png", history)
-    plot_predictions(out / "predictions.png", model, val_set, cfg.device)
+    plot_predictions(out / "predictions.png", model, val_set, cfg.device, ignore_index=ignore)
     return history
 
 
@@ -378,14 +528,19 @@ def plot_curves(path: Path, history: list[dict]) -> None:
     plt.close(fig)
 
 
-def plot_predictions(path: Path, model: nn.Module, dataset: Any, device: str, n: int = 4) -> None:
-    """A grid: input / ground truth / prediction for the first ``n`` images of ``dataset``."""
+def plot_predictions(path: Path, model: nn.Module, dataset: Any, device: str, n: int = 4,
+                     ignore_index: int | None = None) -> None:
+    """A grid: input / ground truth / prediction for the first ``n`` images of ``dataset``
+    (full images, each predicted on its own; void pixels of the truth in their own colour)."""
     n = min(n, len(dataset))
-    images = np.stack([dataset[i][0] for i in range(n)])
-    masks = np.stack([dataset[i][1] for i in range(n)])
+    images = [dataset[i][0] for i in range(n)]
+    masks = [dataset[i][1] for i in range(n)]
+    was_training = model.training
     model.eval()
-    with mf.no_grad():
-        pred = model(mf.tensor(images, device=device)).data.argmax(axis=1)
-    model.train()
-    labels = {"cmap": "tab10", "vmin": 0, "vmax": 9, "interpolation": "nearest"}
-    image_grid(path, [("input", images), ("ground truth", masks, labels), ("prediction", pred, labels)])
+    pred = [predict_labels(model, image, VAL_TILE if max(image.shape[1:]) > TILE_ABOVE else None, device=device)
+            for image in images]
+    model.train(was_training)
+    truth = [label_colours(m, ignore_index).transpose(2, 0, 1) for m in masks]
+    image_grid(path, [("input", images), ("ground truth", truth),
+                      ("prediction", [label_colours(p).transpose(2, 0, 1) for p in pred])],
+               title="void pixels in cream" if ignore_index is not None else None)

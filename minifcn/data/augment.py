@@ -109,6 +109,41 @@ def random_crop(rng: np.random.Generator, images, masks, size):
     return _crop(xp, images, top, left, ch, cw), _crop(xp, masks, top, left, ch, cw)
 
 
+def crop_item(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, size, scale=None):
+    """A random ``size`` = (h, w) crop of ONE host item (image (C, H, W), labels (..., H, W)),
+    for data sets whose images differ in size (``DataLoader(item_transform=...)``).
+
+    ``scale=(lo, hi)``: scale jitter. A factor s is drawn uniformly from [lo, hi], a window
+    of (h / s, w / s) pixels (no larger than the image) is cut out and resized to (h, w):
+    the image bilinearly, the labels by nearest neighbour (so void stays void and no new
+    labels appear). s > 1 zooms in, s < 1 out. The image must be at least (h, w).
+    """
+    h, w = int(size[0]), int(size[1])
+    H, W = image.shape[-2:]
+    if H < h or W < w:
+        raise ValueError(f"crop {h}x{w} (HxW) is larger than the image {H}x{W}; use a smaller crop")
+    if scale is None:
+        top, left = int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1))
+        return (np.ascontiguousarray(image[..., top:top + h, left:left + w]),
+                np.ascontiguousarray(mask[..., top:top + h, left:left + w]))
+    s = float(rng.uniform(scale[0], scale[1]))
+    wh, ww = min(H, max(1, round(h / s))), min(W, max(1, round(w / s)))
+    top, left = int(rng.integers(0, H - wh + 1)), int(rng.integers(0, W - ww + 1))
+    rows = top + (np.arange(h) + 0.5) * wh / h - 0.5       # sample positions (pixel centres)
+    cols = left + (np.arange(w) + 0.5) * ww / w - 0.5
+    near_r = np.clip(np.floor(rows + 0.5), top, top + wh - 1).astype(np.int64)
+    near_c = np.clip(np.floor(cols + 0.5), left, left + ww - 1).astype(np.int64)
+    labels = mask[..., near_r[:, None], near_c[None, :]]
+    r0 = np.clip(np.floor(rows), 0, H - 1).astype(np.int64)
+    c0 = np.clip(np.floor(cols), 0, W - 1).astype(np.int64)
+    r1, c1 = np.minimum(r0 + 1, H - 1), np.minimum(c0 + 1, W - 1)
+    fr = np.clip(rows - r0, 0, 1).astype(np.float32)[:, None]
+    fc = np.clip(cols - c0, 0, 1).astype(np.float32)[None, :]
+    top_row = image[..., r0[:, None], c0[None, :]] * (1 - fc) + image[..., r0[:, None], c1[None, :]] * fc
+    bottom = image[..., r1[:, None], c0[None, :]] * (1 - fc) + image[..., r1[:, None], c1[None, :]] * fc
+    return (top_row * (1 - fr) + bottom * fr).astype(image.dtype), labels
+
+
 class Compose:
     """Apply transforms ``f(rng, images, masks) -> (images, masks)`` one after another,
     all drawing from the same generator."""

@@ -69,6 +69,8 @@ def _arrays_of(dataset) -> tuple | None:
     if isinstance(dataset, Subset):
         parent = _arrays_of(dataset.dataset)
         return None if parent is None else tuple(a[dataset.indices] for a in parent)
+    if not getattr(dataset, "same_size", True):   # images of different sizes do not stack
+        return None
     arrays = getattr(dataset, "arrays", None)
     return arrays() if callable(arrays) else None
 
@@ -109,6 +111,9 @@ class DataLoader:
     - ``transform(rng, *batch) -> batch``: applied to each batch (e.g. an augmentation from
       :mod:`minifcn.data.augment`), with one generator per epoch,
       ``default_rng([seed, e, 1])``, so augmentations are reproducible too.
+    - ``item_transform(rng, *item) -> item``: applied to each item before the batch is
+      stacked (e.g. a random crop, which lets images of different sizes form one batch),
+      with the generator ``default_rng([seed, e, 2, i])`` of item ``i`` in epoch ``e``.
 
     Each ``iter(loader)`` runs epoch ``loader.epoch`` and then counts it up by one, so
     successive epochs differ; ``set_epoch(e)`` picks the epoch, e.g. when resuming.
@@ -116,7 +121,8 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size: int = 8, shuffle: bool = False, seed: int = 0,
-                 drop_last: bool = False, transform: Callable | None = None):
+                 drop_last: bool = False, transform: Callable | None = None,
+                 item_transform: Callable | None = None):
         self.dataset = dataset
         self.batch_size = check_int("batch_size", batch_size, 1)
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
@@ -124,7 +130,10 @@ class DataLoader:
         if transform is not None and not callable(transform):
             raise ValueError(f"transform={transform!r} is not valid; use a callable "
                              "transform(rng, *batch) -> batch, or None")
-        self.transform = transform
+        if item_transform is not None and not callable(item_transform):
+            raise ValueError(f"item_transform={item_transform!r} is not valid; use a callable "
+                             "item_transform(rng, *item) -> item, or None")
+        self.transform, self.item_transform = transform, item_transform
         self.epoch = 0
         self._arrays: tuple | None = None
 
@@ -145,7 +154,7 @@ class DataLoader:
 
     def __iter__(self):
         epoch, self.epoch = self.epoch, self.epoch + 1
-        if self._arrays is None:
+        if self._arrays is None and self.item_transform is None:
             self._arrays = _arrays_of(self.dataset)
         return self._batches(epoch)
 
@@ -157,8 +166,11 @@ class DataLoader:
             if self._arrays is not None:
                 batch = tuple(a[idx] for a in self._arrays)
             else:
-                items = [self.dataset[int(i)] for i in idx]
+                items = [self.dataset[int(i)] for i in idx]   # a loop over items: they may differ in size
                 items = [it if isinstance(it, tuple) else (it,) for it in items]
+                if self.item_transform is not None:
+                    items = [tuple(self.item_transform(np.random.default_rng([self.seed, epoch, 2, int(i)]), *it))
+                             for i, it in zip(idx, items)]
                 batch = tuple(np.stack(a) for a in zip(*items))
             if self.transform is not None:
                 batch = self.transform(rng, *batch)

@@ -44,21 +44,26 @@ def cell_distances(instances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return d1, d2
 
 
-def balance_weights(mask: np.ndarray) -> np.ndarray:
-    """w_c(x) = n / (K' n_c) for the class c of pixel x, one image (H, W) -> float64 (H, W)."""
-    counts = np.bincount(mask.ravel())
+def balance_weights(mask: np.ndarray, ignore_index: int | None = None) -> np.ndarray:
+    """w_c(x) = n / (K' n_c) for the class c of pixel x, one image (H, W) -> float64 (H, W).
+
+    Void pixels (``ignore_index``) are not counted in n or n_c and get weight 0."""
+    void = mask == ignore_index if ignore_index is not None else np.zeros(mask.shape, bool)
+    labels = np.where(void, 0, mask)
+    counts = np.bincount(labels[~void].ravel(), minlength=int(labels.max(initial=0)) + 1)
     present = counts > 0
-    per_class = np.where(present, mask.size / (present.sum() * np.maximum(counts, 1)), 0.0)
-    return per_class[mask]
+    per_class = np.where(present, (~void).sum() / (max(present.sum(), 1) * np.maximum(counts, 1)), 0.0)
+    return np.where(void, 0.0, per_class[labels])
 
 
 def border_weight_map(instances, w0: float = 10.0, sigma: float = 5.0, mask=None,
-                      balance: bool = True) -> np.ndarray:
+                      balance: bool = True, ignore_index: int | None = None) -> np.ndarray:
     """U-Net's weight map w = w_c + w₀ exp(-(d₁ + d₂)² / (2σ²)) (border term on background).
 
     ``instances`` (H, W) or (N, H, W) integer instance maps (0 background); ``mask`` the
     semantic labels for w_c (default ``instances > 0``; pass it when there are more classes,
-    e.g. a border class); ``balance=False`` uses w_c = 1. Returns float32 of the same shape.
+    e.g. a border class); ``balance=False`` uses w_c = 1. Void pixels of ``mask``
+    (``ignore_index``) get weight 0 and are not counted in w_c. Returns float32 of the same shape.
     """
     instances = np.asarray(instances)
     if instances.dtype.kind not in "iu" or instances.ndim not in (2, 3):
@@ -73,9 +78,13 @@ def border_weight_map(instances, w0: float = 10.0, sigma: float = 5.0, mask=None
         raise ValueError(f"mask of shape {mask.shape} and dtype {mask.dtype} does not fit instances of "
                          f"shape {instances.shape}; use integer labels of the same shape")
     if instances.ndim == 3:
-        return np.stack([border_weight_map(i, w0, sigma, m, balance) for i, m in zip(instances, mask)]) \
+        return np.stack([border_weight_map(i, w0, sigma, m, balance, ignore_index)
+                         for i, m in zip(instances, mask)]) \
             if len(instances) else np.zeros(instances.shape, np.float32)
     d1, d2 = cell_distances(instances)
     border = w0 * np.exp(-(d1 + d2) ** 2 / (2 * sigma ** 2))   # exp(-inf) = 0 with < 2 cells
-    wc = balance_weights(mask) if balance else 1.0
-    return (wc + np.where(instances == 0, border, 0.0)).astype(np.float32)
+    wc = balance_weights(mask, ignore_index) if balance else 1.0
+    w = wc + np.where(instances == 0, border, 0.0)
+    if ignore_index is not None:
+        w = np.where(mask == ignore_index, 0.0, w)
+    return w.astype(np.float32)

@@ -387,7 +387,8 @@ def focal_loss(logits: Tensor, target: Any, gamma: float = 2.0, alpha: Any = Non
 
 # ---- overlap and regression losses -------------------------------------------------------------
 def dice_loss(logits: Tensor, target: Any, num_classes: int | None = None, smooth: float = 1.0,
-              include_background: bool = True, mode: str = "multiclass", reduction: str = "mean") -> Tensor:
+              include_background: bool = True, mode: str = "multiclass", reduction: str = "mean",
+              ignore_index: int | None = None) -> Tensor:
     """Soft Dice loss, 1 - (2 Σ p t + s) / (Σ p + Σ t + s) per class, s = ``smooth``.
 
     mode "multiclass": p = softmax(logits) over axis 1 (N, K, H, W), t = one_hot(target)
@@ -398,6 +399,8 @@ def dice_loss(logits: Tensor, target: Any, num_classes: int | None = None, smoot
     segmentation_models_pytorch), so an image without a class does not score 0 on it.
     ``smooth`` keeps 0/0 away: a class absent from both p and t has Dice ≈ 1, loss ≈ 0.
     Reduction over classes: "mean", "sum" or "none" (the per-class losses).
+    ``ignore_index`` (multiclass): pixels with that target (void) are left out of every sum,
+    as if cropped away: both p and t are multiplied by the mask "target != ignore_index".
     """
     fn = "dice_loss"
     check_choice("reduction", reduction, REDUCTIONS, fn)
@@ -414,9 +417,17 @@ def dice_loss(logits: Tensor, target: Any, num_classes: int | None = None, smoot
             raise ValueError(f"{fn}: num_classes={num_classes} does not match logits.shape[1]={K} "
                              f"(logits shape {logits.shape})")
         labels = _labels(target, logits, fn)
-        check_label_range(labels, K, "target", fn, None)
+        check_label_range(labels, K, "target", fn, ignore_index)
         probs = softmax(logits, axis=1)
-        t = one_hot(labels, K, axis=1, dtype=logits.dtype)
+        if ignore_index is not None:
+            _check_ignore_index(ignore_index, fn)
+            xp = backend.array_module(labels)
+            valid = xp.expand_dims(labels != ignore_index, 1).astype(logits.dtype)
+            labels = xp.where(labels == ignore_index, 0, labels)   # any class: masked out below
+            probs = probs * valid
+            t = one_hot(labels, K, axis=1, dtype=logits.dtype) * valid
+        else:
+            t = one_hot(labels, K, axis=1, dtype=logits.dtype)
     axes = (0,) + tuple(range(2, logits.ndim))  # everything but the class axis
     intersection = (probs * t).sum(axis=axes)
     cardinality = probs.sum(axis=axes) + t.sum(axis=axes)

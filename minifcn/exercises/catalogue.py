@@ -483,7 +483,7 @@ EXERCISES: tuple[Exercise, ...] = (
          "The index is in the input plane without padding: h = oh·SH - PH + i·DH, w = ow·SW - PW + j·DW, index h·W + w."),
         _pool_cases, outputs=("y", "indices"), dtypes=("like:x", "int64"), pick_hints=_pool_hints),
     Exercise(
-        "max_unpool2d", 4,
+        "max_unpool2d", 5,
         "Put each value back where its maximum came from (PyTorch's `F.max_unpool2d`).\n\n"
         "x, indices: (N, C, OH, OW), indices from max_pool2d_with_indices (flat positions h·W + w "
         "in an H×W plane); output_size: (H, W). Return zeros of shape (N, C, H, W) with "
@@ -492,21 +492,21 @@ EXERCISES: tuple[Exercise, ...] = (
          "A flat index r splits as (r // W, r % W): divide by the width W, not the height H."),
         _unpool_cases, dtypes=("like:x",)),
     Exercise(
-        "unpool_nearest", 4,
+        "unpool_nearest", 5,
         "Nearest-neighbour unpooling.\n\nx: (N, C, H, W); scale: int. Return (N, C, H·scale, "
         "W·scale) with out[n, c, h, w] = x[n, c, h // scale, w // scale]: each value fills its "
         "scale×scale block (`F.unpool_nearest`, `F.interpolate(mode='nearest')`), in x's dtype.",
         ("`np.repeat` along axis 2 and along axis 3 (not `np.tile`, which repeats the whole image).",),
         _scale_cases, dtypes=("like:x",)),
     Exercise(
-        "unpool_bed_of_nails", 4,
+        "unpool_bed_of_nails", 5,
         "Bed-of-nails unpooling.\n\nx: (N, C, H, W); scale: int. Return zeros (N, C, H·scale, "
         "W·scale) with x[n, c, h, w] at out[n, c, h·scale, w·scale]: each value at the top-left "
         "corner of its block (`F.unpool_bed_of_nails`), in x's dtype.",
         ("A strided slice `out[:, :, ::scale, ::scale]` addresses every block's top-left corner.",),
         _scale_cases, dtypes=("like:x",)),
     Exercise(
-        "conv_matrix", 5,
+        "conv_matrix", 6,
         "The dense matrix of a (single-channel) convolution.\n\n"
         "weight: (KH, KW); input_size: (H, W); stride, padding, dilation: pairs. Return C of "
         "shape (OH·OW, H·W), float64, with conv(x).ravel() == C @ x.ravel() for every H×W image x "
@@ -517,7 +517,7 @@ EXERCISES: tuple[Exercise, ...] = (
          "The column index uses the input width W: h·W + w."),
         _conv_matrix_cases, dtypes=("float64",)),
     Exercise(
-        "conv_transpose2d", 5,
+        "conv_transpose2d", 6,
         "Transposed convolution through col2im (PyTorch's `F.conv_transpose2d`, no bias).\n\n"
         "x: (N, C_in, H, W); weight: (C_in, C_out, KH, KW) (PyTorch's layout for transposed "
         "convolution); stride, padding, output_padding (< stride), dilation: pairs. Output "
@@ -529,7 +529,7 @@ EXERCISES: tuple[Exercise, ...] = (
          "The weight's first axis is C_in here (the convolution's C_out): do not swap the two."),
         _conv_transpose_cases, uses=("col2im",), dtypes=("like:x",)),
     Exercise(
-        "bilinear_kernel", 5,
+        "bilinear_kernel", 6,
         "FCN's bilinear upsampling kernel for a transposed convolution.\n\n"
         "channels, scale: ints. Return a float64 weight (channels, channels, K, K), K = 2·scale - "
         "scale % 2, zero except weight[c, c] = outer(t, t) with t[k] = 1 - |k - (K - 1)/2| / scale. "
@@ -538,7 +538,7 @@ EXERCISES: tuple[Exercise, ...] = (
          "Only weight[c, c] is non-zero: channel c must not leak into channel c' ≠ c."),
         _bilinear_cases, dtypes=("float64",)),
     Exercise(
-        "conv_output_size", 6,
+        "conv_output_size", 7,
         "Output size along one axis, for every kind of sliding window.\n\n"
         "i input size, k kernel, stride, padding, dilation, kind 'conv' | 'transpose' | 'pool', "
         "output_padding (transpose only), ceil_mode (pool only). Return an int: with the "
@@ -554,7 +554,7 @@ EXERCISES: tuple[Exercise, ...] = (
         examples=({"i": 2, "k": 1, "stride": 2, "padding": 0, "dilation": 1, "kind": "pool",
                    "output_padding": 0, "ceil_mode": True},)),
     Exercise(
-        "receptive_field", 6,
+        "receptive_field", 7,
         "Receptive field of a stack of layers.\n\n"
         "layers: a list of (kernel, stride, dilation) per layer, input first. Return the number of "
         "input pixels (along one axis) that one output of the last layer sees: "
@@ -564,7 +564,7 @@ EXERCISES: tuple[Exercise, ...] = (
          "A dilated kernel spans d·(k - 1) + 1 positions of its input."),
         _receptive_cases, dtypes=("int",)),
     Exercise(
-        "dice_loss", 7,
+        "dice_loss", 8,
         "Soft Dice loss and its gradient.\n\n"
         "probs: (N, K, H, W) probabilities; target: (N, H, W) labels in [0, K). With t = "
         "one_hot(target) and sums over N, H and W together (one Dice per class for the whole "
@@ -575,7 +575,7 @@ EXERCISES: tuple[Exercise, ...] = (
         _dice_loss_cases, outputs=("loss", "dprobs"),
         expected=_loss_and_numeric_grad("dice_loss", "probs"), rtol=1e-5, atol=1e-6, dtypes=("float", "like:probs")),
     Exercise(
-        "dice_iou", 8,
+        "dice_iou", 9,
         "Dice and IoU per class from label maps.\n\n"
         "pred, target: (H, W) integer label maps in [0, K); num_classes: K. Return (dice, iou), "
         "two float64 arrays (K,): dice_k = 2|P∩T| / (|P| + |T|), iou_k = |P∩T| / |P∪T| with P, T "
@@ -585,7 +585,7 @@ EXERCISES: tuple[Exercise, ...] = (
          "Check |P| + |T| == 0 first: that class is absent, leave NaN."),
         _dice_iou_cases, outputs=("dice", "iou"), dtypes=("float64", "float64")),
     Exercise(
-        "hausdorff_distance", 8,
+        "hausdorff_distance", 9,
         "The (percentile) Hausdorff distance between two masks' boundaries.\n\n"
         "pred, target: (H, W) bool masks; percentile: q in [0, 100]. The boundary of a mask is its "
         "pixels that have a 4-neighbour outside it (outside the image counts as outside). For each "

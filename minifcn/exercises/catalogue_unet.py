@@ -168,7 +168,7 @@ def exercises() -> tuple:
              "The weight's first axis is C_in: `weight.reshape(C_in, -1)` lines up with im2col's rows "
              "(c_out·KH·KW + i·KW + j), and dweight needs cols transposed, summed over the batch."),
             _conv_transpose_backward_cases, outputs=("dx", "dweight", "dbias"), rtol=1e-6, atol=1e-9,
-            max_examples=80, uses=("im2col",)),
+            max_examples=80, uses=("im2col",), dtypes=("float64", "float64", "float64")),
         Exercise(
             "softmax_dice_loss", 8,
             _task("Soft Dice loss on logits: softmax, then your dice_loss, and the chain rule back through softmax.\n\n"
@@ -183,13 +183,13 @@ def exercises() -> tuple:
              "axis 1 (keepdims=True)."),
             _softmax_dice_cases, outputs=("loss", "dlogits"),
             expected=_loss_and_numeric_grad("softmax_dice_loss", "logits"), rtol=1e-5, atol=1e-6,
-            max_examples=80, uses=("dice_loss",)),
+            max_examples=80, uses=("dice_loss",), dtypes=("float", "like:logits")),
         Exercise(
             "relu", 10,
             _task("ReLU, the U-Net's activation.\n\nx: (N, C, H, W) floats. Return max(x, 0) elementwise, an "
                   "array of x's shape and x's dtype (float64 here; the U-Net calls it with float32)."),
             ("`np.maximum(x, 0)` keeps x's dtype; a leaky ReLU (0.01·x below 0) is a different activation.",),
-            _relu_cases),
+            _relu_cases, dtypes=("like:x",)),
         Exercise(
             "relu_backward", 10,
             _task("The gradient of ReLU.\n\ndy: (N, C, H, W) = dL/dy, float64; x: the forward's input, same "
@@ -197,7 +197,7 @@ def exercises() -> tuple:
                   "derivative at 0; PyTorch, and this grader, use 0 there), float64."),
             ("The mask is `x > 0`, not `x >= 0`: at exactly 0 the gradient is 0.",
              "Multiply dy by the mask; do not return the mask itself."),
-            _relu_backward_cases),
+            _relu_backward_cases, dtypes=("like:dy",)),
         Exercise(
             "crop_and_concat", 10,
             _task("U-Net's skip connection: crop the encoder's features, then join them to the decoder's.\n\n"
@@ -208,7 +208,7 @@ def exercises() -> tuple:
                   "channels first (as ``minifcn.models.UNet``). With padding 'same' nothing is cropped."),
             ("`np.concatenate([crop, x], axis=1)`: the channel axis is 1, and the skip comes first.",
              "The crop starts at (H_s - H) // 2, not at 0: the U-Net keeps the centre."),
-            _crop_concat_cases),
+            _crop_concat_cases, dtypes=("like:x",)),
         Exercise(
             "crop_and_concat_backward", 10,
             _task("The gradient of crop_and_concat.\n\ndy: (N, C_skip + C_x, H, W) = dL/d(output), float64; "
@@ -219,7 +219,7 @@ def exercises() -> tuple:
             ("The cropped-off border did not reach the output, so its gradient is 0: start from "
              "`np.zeros(skip_shape)` and write dy[:, :C_skip] into the window.",
              "`dy[:, C_skip:]` is a view of dy: return a copy."),
-            _crop_concat_backward_cases, outputs=("dskip", "dx")),
+            _crop_concat_backward_cases, outputs=("dskip", "dx"), dtypes=("like:dy", "like:dy")),
         Exercise(
             "batch_norm_forward", 10,
             _task("Batch normalisation (PyTorch's ``nn.BatchNorm2d``), training and evaluation.\n\n"
@@ -236,7 +236,7 @@ def exercises() -> tuple:
             ("The running variance uses m/(m - 1)·σ² but the normalisation uses σ² itself: two variances.",
              "In evaluation (training=False) the batch's own mean and variance are not used at all.",
              "Statistics are per channel: reduce over axes (0, 2, 3) and reshape to (1, C, 1, 1) to broadcast."),
-            _batch_norm_forward_cases, outputs=("y", "running_mean", "running_var")),
+            _batch_norm_forward_cases, outputs=("y", "running_mean", "running_var"), dtypes=("like:x", "like:running_mean", "like:running_var")),
         Exercise(
             "batch_norm_backward", 10,
             _task("The gradients of batch_norm_forward's y.\n\n"
@@ -263,5 +263,5 @@ def exercises() -> tuple:
             ("Bias correction: m and v start at 0, so early steps divide by (1 - β^step); store m and v "
              "themselves, not m̂ and v̂.",
              "eps is added to √v̂, outside the square root; the weight decay goes into g before m and v."),
-            _adam_cases, outputs=("param", "exp_avg", "exp_avg_sq"), rtol=1e-6, atol=1e-9),
+            _adam_cases, outputs=("param", "exp_avg", "exp_avg_sq"), rtol=1e-6, atol=1e-9, dtypes=("like:param", "like:exp_avg", "like:exp_avg_sq")),
     )

@@ -38,3 +38,24 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Replace the text file ``path`` atomically."""
     with atomic_open(path, "w") as f:
         f.write(text)
+
+
+def write_new(path: str | os.PathLike, text: str) -> bool:
+    """Write ``text`` to ``path`` unless it exists, atomically (temp file + hard link); True if
+    written. Never replaces a file, even one that appears while writing (a student's file is
+    never overwritten: ``exercises init``, ``lessons init``)."""
+    import tempfile
+    path = os.fspath(path)
+    if os.path.exists(path):
+        return False
+    folder, name = os.path.split(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.link(tmp, path)          # fails if the name appeared meanwhile: never replaces a file
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)

@@ -20,11 +20,12 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .atomic import write_new
 
 PACKAGED = Path(__file__).resolve().parent / "_lessons"            # in a wheel: copied in by setup.py
 REPOSITORY = Path(__file__).resolve().parent.parent / "lessons"     # in a clone / editable install
@@ -155,20 +156,6 @@ def notebook_text(text: str) -> str:
     return json.dumps(to_notebook(text), indent=1, ensure_ascii=False) + "\n"
 
 
-def _write_new(path: Path, text: str) -> bool:
-    """Write ``text`` to ``path`` unless it exists, atomically (temp file + hard link); True if written."""
-    if path.exists():
-        return False
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.link(tmp, path)          # fails if the name appeared meanwhile: never replaces a file
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        os.unlink(tmp)
 
 
 # ---- the commands --------------------------------------------------------------------------------
@@ -188,7 +175,7 @@ def init_lessons(folder: str | os.PathLike, notebooks: bool = False) -> tuple[li
         if notebooks:
             files.append((folder / f"{lesson.stem}.ipynb", notebook_text(text)))
         for path, content in files:
-            (written if _write_new(path, content) else kept).append(path)
+            (written if write_new(path, content) else kept).append(path)
     return written, kept
 
 

@@ -7,10 +7,10 @@ replace an existing name).
 from __future__ import annotations
 
 import os
-import tempfile
 import textwrap
 from pathlib import Path
 
+from ..atomic import write_new
 from .catalogue import BY_NAME, EXERCISES, Exercise
 
 STUB_MARK = "write your solution here"
@@ -65,20 +65,6 @@ if __name__ == "__main__":      # in a notebook: grades the {ex.name} defined in
 """
 
 
-def _write_new(path: Path, text: str) -> bool:
-    """Write ``text`` to ``path`` unless it exists; atomic. True if written."""
-    if path.exists():
-        return False
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.link(tmp, path)          # fails if the name appeared meanwhile: never replaces a file
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        os.unlink(tmp)
 
 
 def init_workbook(folder: str | os.PathLike, solutions: bool = False) -> tuple[list[Path], list[Path]]:
@@ -90,7 +76,7 @@ def init_workbook(folder: str | os.PathLike, solutions: bool = False) -> tuple[l
     written, kept = [], []
     for ex in EXERCISES:
         path = folder / f"{ex.name}.py"
-        (written if _write_new(path, render(ex, solution=solutions)) else kept).append(path)
+        (written if write_new(path, render(ex, solution=solutions)) else kept).append(path)
     return written, kept
 
 

@@ -603,6 +603,6 @@ EXERCISES: tuple[Exercise, ...] = (
 
 # the U-Net's remaining pieces (batch norm, ReLU, skip concatenation, ...): catalogue_unet.py
 from .catalogue_unet import exercises as _unet_exercises  # noqa: E402
-EXERCISES = tuple(sorted(EXERCISES + _unet_exercises(), key=lambda e: e.lesson))
+EXERCISES = tuple(sorted(EXERCISES + _unet_exercises(Exercise, _loss_and_numeric_grad), key=lambda e: e.lesson))
 
 BY_NAME: dict[str, Exercise] = {e.name: e for e in EXERCISES}

@@ -25,7 +25,7 @@ def add_parser(sub: Any) -> None:
     ck.add_argument("dir", help="workbook folder")
     ck.add_argument("names", nargs="*", metavar="NAME", help="exercises to grade (default: all)")
     ck.add_argument("--json", action="store_true", help="print machine-readable results (JSON) instead of text "
-                                                        "(the same as --format json)")
+                                                        "(the same as --format json; default: off, text)")
     ck.add_argument("--format", choices=("text", "json", "gradescope"), default=None,
                     help="text (default), json, or gradescope: Gradescope's autograder results.json "
                          "(one test per exercise; redirect it to /autograder/results/results.json)")

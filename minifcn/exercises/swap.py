@@ -478,7 +478,7 @@ def student_ops(model: nn.Module, workbook: str | Path, check: bool = True,
 def student_segmentation_loss(ops: dict, library: Callable) -> Callable:
     """``train.segmentation_loss`` with the student's pixel_cross_entropy and softmax_dice_loss where
     written; the library's (``library``) for the rest, and for a cross-entropy with a weight map
-    or ignored labels (the exercise has neither)."""
+    or void labels (``ignore_index``; the exercises have neither)."""
     from .. import functional as F
 
     def cross_entropy(logits: Any, target: Any, weight_map: Any) -> Any:
@@ -491,14 +491,17 @@ def student_segmentation_loss(ops: dict, library: Callable) -> Callable:
             return StudentLoss(ops["softmax_dice_loss"], target)(logits)
         return F.dice_loss(logits, target)
 
-    def segmentation_loss(kind: str, logits: Any, target: Any, weight_map: Any = None) -> Any:
+    def segmentation_loss(kind: str, logits: Any, target: Any, weight_map: Any = None,
+                          ignore_index: int | None = None) -> Any:
+        if ignore_index is not None and (_host(target) == ignore_index).any():
+            return library(kind, logits, target, weight_map, ignore_index)   # void labels: not in the exercises
         if kind == "ce":
             return cross_entropy(logits, target, weight_map)
         if kind == "dice":
             return dice(logits, target)
         if kind == "ce+dice":
             return cross_entropy(logits, target, weight_map) + dice(logits, target)
-        return library(kind, logits, target, weight_map)
+        return library(kind, logits, target, weight_map, ignore_index)
     return segmentation_loss
 
 
